@@ -1,0 +1,33 @@
+"""Exceptions raised by the pathway core.
+
+* PathwayError
+  x EventRejected          (an event fails validation or its prerequisites; names the field)
+  x RulesetError           (a ruleset file or a local SLA override is invalid; also a ValueError)
+
+Messages never contain patient data: they name a field and a reason, never a value.
+"""
+
+from __future__ import annotations
+
+
+class PathwayError(Exception):
+    """Root of every error the pathway core raises."""
+
+
+class EventRejected(PathwayError, ValueError):
+    """An event that cordwatch refuses; nothing of it may be written.
+
+    Attributes:
+        field: dotted path of the offending field (``data.patient.nhs_number``), or
+            ``event`` when the event as a whole is refused.
+        reason: why, in words a coordinator can act on.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class RulesetError(PathwayError, ValueError):
+    """A ruleset or a local SLA override that cannot be used."""

@@ -1,0 +1,490 @@
+"""Inbound pathway events: the JSON envelope of pathway-spec.md sections 2 and 3, validated strictly.
+
+Every event is a frozen pydantic model. Unknown fields, naive times, unknown types and values
+outside the enumerations are rejected; :func:`parse_event` turns pydantic's errors into one
+:class:`~pathway.errors.EventRejected` naming the field, so a feed can be told exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from pathway.errors import EventRejected
+from pathway.nhs_number import normalise_nhs_number
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CancerStatus(StrEnum):
+    KNOWN = "known"
+    SUSPECTED = "suspected"
+    NONE = "none"
+
+
+class PainFeature(StrEnum):
+    """Pain red flags of suspected spinal metastases (clinical-research.md 2.1)."""
+
+    THORACIC_OR_CERVICAL_PAIN = "thoracic_or_cervical_pain"
+    PROGRESSIVE_LUMBAR_PAIN = "progressive_lumbar_pain"
+    SEVERE_UNREMITTING_LOWER_SPINAL_PAIN = "severe_unremitting_lower_spinal_pain"
+    PAIN_ON_STRAINING = "pain_on_straining"
+    LOCALISED_TENDERNESS = "localised_tenderness"
+    NOCTURNAL_PAIN = "nocturnal_pain"
+
+
+class NeuroFeature(StrEnum):
+    """Neurological symptoms and signs of suspected MSCC (clinical-research.md 2.2)."""
+
+    RADICULAR_PAIN = "radicular_pain"
+    LIMB_WEAKNESS = "limb_weakness"
+    DIFFICULTY_WALKING = "difficulty_walking"
+    SENSORY_LOSS = "sensory_loss"
+    BLADDER_OR_BOWEL_DYSFUNCTION = "bladder_or_bowel_dysfunction"
+    CORD_OR_CAUDA_EQUINA_SIGNS = "cord_or_cauda_equina_signs"
+
+
+class AmbulatoryStatus(StrEnum):
+    INDEPENDENT = "independent"
+    WITH_AID = "with_aid"
+    NON_AMBULATORY = "non_ambulatory"
+
+
+class Category(StrEnum):
+    """Triage category (pathway-spec.md section 4), ordered by urgency via :data:`CATEGORY_RANK`."""
+
+    NEEDS_REVIEW = "needs_review"
+    SUSPECTED_SPINAL_METASTASES = "suspected_spinal_metastases"
+    SUSPECTED_MSCC = "suspected_mscc"
+
+
+CATEGORY_RANK: dict[Category, int] = {
+    Category.NEEDS_REVIEW: 0,
+    Category.SUSPECTED_SPINAL_METASTASES: 1,
+    Category.SUSPECTED_MSCC: 2,
+}
+
+
+class Modality(StrEnum):
+    MRI_WHOLE_SPINE = "mri_whole_spine"
+    CT_WHOLE_SPINE = "ct_whole_spine"
+
+
+class Finding(StrEnum):
+    MSCC = "mscc"
+    SPINAL_METASTASES = "spinal_metastases"
+    NO_SPINAL_METASTASES = "no_spinal_metastases"
+
+
+class Board(StrEnum):
+    EMERGENCY_VIRTUAL = "emergency_virtual"
+    SPINAL = "spinal"
+    SITE_SPECIFIC = "site_specific"
+
+
+class Plan(StrEnum):
+    SURGERY = "surgery"
+    RADIOTHERAPY = "radiotherapy"
+    SURGERY_THEN_RADIOTHERAPY = "surgery_then_radiotherapy"
+    SYSTEMIC_THERAPY = "systemic_therapy"
+    BEST_SUPPORTIVE_CARE = "best_supportive_care"
+
+
+class TreatmentModality(StrEnum):
+    SURGERY = "surgery"
+    RADIOTHERAPY = "radiotherapy"
+    SYSTEMIC_THERAPY = "systemic_therapy"
+    VERTEBROPLASTY = "vertebroplasty"
+
+
+class ClosedReason(StrEnum):
+    TREATMENT_COMPLETED = "treatment_completed"
+    DECLINED = "declined"
+    DIED = "died"
+    TRANSFERRED = "transferred"
+    RULED_OUT = "ruled_out"
+    UNFIT_FOR_TREATMENT = "unfit_for_treatment"
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Patient(_Strict):
+    """Patient identifiers: kept in the database and in letters to entitled recipients only."""
+
+    nhs_number: str | None = None
+    mrn: ShortText | None = None
+    given_name: ShortText
+    family_name: ShortText
+    date_of_birth: date
+    sex: Sex | None = None
+
+    @field_validator("nhs_number")
+    @classmethod
+    def _valid_nhs_number(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_nhs_number(value)
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> Patient:
+        if self.nhs_number is None and self.mrn is None:
+            raise ValueError("at least one of nhs_number or mrn is required")
+        return self
+
+
+class Referrer(_Strict):
+    name: ShortText
+    organisation: ShortText
+    contact: ShortText | None = None
+
+
+class ReferralReceivedData(_Strict):
+    patient: Patient
+    referrer: Referrer
+    cancer_status: CancerStatus
+    primary_site: ShortText | None = None
+    pain_features: list[PainFeature]
+    neuro_features: list[NeuroFeature]
+    ambulatory_status: AmbulatoryStatus | None = None
+    symptom_onset: date | None = None
+
+
+class TriageOverriddenData(_Strict):
+    category: Category
+    reason: Text
+
+
+class NeuroDeterioratedData(_Strict):
+    neuro_features: Annotated[list[NeuroFeature], Field(min_length=1)]
+
+
+class CoordinatorContactedData(_Strict):
+    coordinator: ShortText
+
+
+class SteroidsStartedData(_Strict):
+    drug: ShortText
+    dose_mg: Annotated[float, Field(gt=0, le=1000)]
+
+
+class SteroidsWithheldData(_Strict):
+    reason: Text
+
+
+class ImagingRequestedData(_Strict):
+    modality: Modality
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _ct_needs_reason(self) -> ImagingRequestedData:
+        # E1: CT instead of MRI only when MRI is contraindicated, and the reason is kept.
+        if self.modality is Modality.CT_WHOLE_SPINE and self.reason is None:
+            raise ValueError("reason: required when the modality is ct_whole_spine (E1)")
+        return self
+
+
+class ImagingPerformedData(_Strict):
+    modality: Modality
+
+
+class ImagingReportedData(_Strict):
+    finding: Finding
+    levels: ShortText | None = None
+    bilsky_grade: Literal["0", "1a", "1b", "1c", "2", "3"] | None = None
+    sins: Annotated[int, Field(ge=0, le=18)] | None = None
+
+
+class BiopsyData(_Strict):
+    method: ShortText | None = None
+
+
+class HistologyReportedData(_Strict):
+    malignant: bool
+    histology: ShortText | None = None
+
+
+class MdtListedData(_Strict):
+    meeting_at: UtcDatetime
+    board: Board
+
+
+class MdtDecidedData(_Strict):
+    plan: Plan
+    decision_to_treat: bool
+    intent: Literal["curative", "palliative"] | None = None
+    reason: Text | None = None
+
+
+class EmptyData(_Strict):
+    pass
+
+
+class TreatmentStartedData(_Strict):
+    modality: TreatmentModality
+    emergency_without_mdt_reason: Text | None = None
+
+
+class OutcomeRecordedData(_Strict):
+    ambulatory_status: AmbulatoryStatus
+    frankel_grade: Literal["A", "B", "C", "D", "E"] | None = None
+    at: ShortText
+
+
+class AlertAcknowledgedData(_Strict):
+    alert_id: ShortText
+    by: ShortText
+
+
+class PathwayClosedData(_Strict):
+    reason: ClosedReason
+
+
+EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
+
+
+class _Envelope(_Strict):
+    event_id: EventId
+    pathway: Reference
+    occurred_at: UtcDatetime
+    recorded_by: ShortText | None = None
+    source: ShortText | None = None
+
+
+class ReferralReceived(_Envelope):
+    type: Literal["referral.received"]
+    data: ReferralReceivedData
+
+
+class TriageOverridden(_Envelope):
+    type: Literal["triage.overridden"]
+    data: TriageOverriddenData
+
+
+class NeuroDeteriorated(_Envelope):
+    type: Literal["neuro.deteriorated"]
+    data: NeuroDeterioratedData
+
+
+class CoordinatorContacted(_Envelope):
+    type: Literal["coordinator.contacted"]
+    data: CoordinatorContactedData
+
+
+class SteroidsStarted(_Envelope):
+    type: Literal["steroids.started"]
+    data: SteroidsStartedData
+
+
+class SteroidsWithheld(_Envelope):
+    type: Literal["steroids.withheld"]
+    data: SteroidsWithheldData
+
+
+class ImagingRequested(_Envelope):
+    type: Literal["imaging.requested"]
+    data: ImagingRequestedData
+
+
+class ImagingPerformed(_Envelope):
+    type: Literal["imaging.performed"]
+    data: ImagingPerformedData
+
+
+class ImagingReported(_Envelope):
+    type: Literal["imaging.reported"]
+    data: ImagingReportedData
+
+
+class BiopsyRequested(_Envelope):
+    type: Literal["biopsy.requested"]
+    data: BiopsyData
+
+
+class BiopsyPerformed(_Envelope):
+    type: Literal["biopsy.performed"]
+    data: BiopsyData
+
+
+class HistologyReported(_Envelope):
+    type: Literal["histology.reported"]
+    data: HistologyReportedData
+
+
+class MdtListed(_Envelope):
+    type: Literal["mdt.listed"]
+    data: MdtListedData
+
+
+class MdtDecided(_Envelope):
+    type: Literal["mdt.decided"]
+    data: MdtDecidedData
+
+
+class DiagnosisCommunicated(_Envelope):
+    type: Literal["diagnosis.communicated"]
+    data: EmptyData
+
+
+class TreatmentStarted(_Envelope):
+    type: Literal["treatment.started"]
+    data: TreatmentStartedData
+
+
+class OutcomeRecorded(_Envelope):
+    type: Literal["outcome.recorded"]
+    data: OutcomeRecordedData
+
+
+class AlertAcknowledged(_Envelope):
+    type: Literal["alert.acknowledged"]
+    data: AlertAcknowledgedData
+
+
+class PathwayClosed(_Envelope):
+    type: Literal["pathway.closed"]
+    data: PathwayClosedData
+
+
+PathwayEvent = Annotated[
+    ReferralReceived
+    | TriageOverridden
+    | NeuroDeteriorated
+    | CoordinatorContacted
+    | SteroidsStarted
+    | SteroidsWithheld
+    | ImagingRequested
+    | ImagingPerformed
+    | ImagingReported
+    | BiopsyRequested
+    | BiopsyPerformed
+    | HistologyReported
+    | MdtListed
+    | MdtDecided
+    | DiagnosisCommunicated
+    | TreatmentStarted
+    | OutcomeRecorded
+    | AlertAcknowledged
+    | PathwayClosed,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: tuple[str, ...] = (
+    "referral.received",
+    "triage.overridden",
+    "neuro.deteriorated",
+    "coordinator.contacted",
+    "steroids.started",
+    "steroids.withheld",
+    "imaging.requested",
+    "imaging.performed",
+    "imaging.reported",
+    "biopsy.requested",
+    "biopsy.performed",
+    "histology.reported",
+    "mdt.listed",
+    "mdt.decided",
+    "diagnosis.communicated",
+    "treatment.started",
+    "outcome.recorded",
+    "alert.acknowledged",
+    "pathway.closed",
+)
+"""Every event type, in the order that breaks ties between events at the same instant."""
+
+_ADAPTER: TypeAdapter[PathwayEvent] = TypeAdapter(PathwayEvent)
+
+
+def _field_path(loc: tuple[int | str, ...], event_type: object) -> str:
+    parts: list[str] = []
+    for index, item in enumerate(loc):
+        if index == 0 and item == event_type:
+            continue  # the discriminator's branch name, not a field
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "event"
+
+
+def _rejection(error: ValidationError, raw: Any) -> EventRejected:
+    first = error.errors(include_input=False, include_url=False)[0]
+    event_type = raw.get("type") if isinstance(raw, dict) else None
+    kind = first["type"]
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        if event_type is None:
+            return EventRejected("type", "field required")
+        return EventRejected("type", "unknown event type")
+    field = _field_path(tuple(first["loc"]), event_type)
+    message = first["msg"]
+    if kind == "missing":
+        message = "field required"
+    elif kind == "extra_forbidden":
+        message = "unknown field"
+    elif kind == "timezone_aware":
+        message = "a time must carry a UTC offset (naive times are ambiguous across BST/GMT)"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    if ": " in message and message.split(": ", 1)[0].isidentifier() and kind == "value_error":
+        # A model validator names a sub-field in its message ("reason: required ...").
+        sub, message = message.split(": ", 1)
+        field = f"{field}.{sub}" if field != "event" else sub
+    return EventRejected(field, message)
+
+
+def parse_event(raw: str | bytes) -> PathwayEvent:
+    """Validate one JSON event.
+
+    Args:
+        raw: one JSON object, as found on a line of a JSON Lines file.
+
+    Returns:
+        The typed event, its times converted to UTC.
+
+    Raises:
+        EventRejected: bad JSON, an unknown type or field, a naive time, a value outside
+            an enumeration...; ``field`` names the offending field.
+    """
+    try:
+        decoded = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise EventRejected("event", f"not valid JSON ({err.__class__.__name__})") from err
+    if not isinstance(decoded, dict):
+        raise EventRejected("event", "an event must be a JSON object")
+    try:
+        return _ADAPTER.validate_json(raw if isinstance(raw, bytes) else raw.encode())
+    except ValidationError as err:
+        raise _rejection(err, decoded) from err
+
+
+def event_to_json(event: PathwayEvent) -> str:
+    """Serialise an event back to canonical JSON (sorted keys, UTC times)."""
+    return json.dumps(event.model_dump(mode="json", exclude_none=True), sort_keys=True)
