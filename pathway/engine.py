@@ -226,9 +226,8 @@ def _event_starts(clock: EffectiveClock, event: PathwayEvent) -> bool:
         ):
             return False
         return start.plan_includes is None or start.plan_includes in _PLAN_PARTS[event.data.plan]
-    return start.finding is None or (
-        isinstance(event, ImagingReported) and event.data.finding is start.finding
-    )
+    # Only imaging.reported starts on a finding (PLAN-MSCC).
+    return start.finding is None or getattr(event.data, "finding", None) is start.finding
 
 
 def _details(event: PathwayEvent) -> dict[str, Any]:
