@@ -1,0 +1,1 @@
+"""cordwatch: the command line, settings and intake service around the pathway core."""

@@ -1,0 +1,449 @@
+"""The `cordwatch` command line: a thin shell over the intake service, the views and the core."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import Engine
+
+from cordwatch.intake import Intake, IntakeResult
+from cordwatch.settings import Settings, get_settings
+from cordwatch.views import board, human_delta, local_time, pathway_view, show_json
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.repository import UnknownPathway, get_pathway
+from pathway.errors import EventRejected, RulesetError
+from pathway.events import EVENT_TYPES
+
+app = typer.Typer(
+    help="cordwatch watches the clocks of the metastatic spinal cord compression pathway.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Create and migrate the cordwatch database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="The moment to look at (ISO 8601 with offset). Default: now."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def parse_moment(text: str, option: str) -> datetime:
+    """An aware instant from ISO 8601 text; a naive time is refused, never guessed."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint=option) from error
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            "give a UTC offset (2026-11-24T09:00+00:00): a naive time is ambiguous",
+            param_hint=option,
+        )
+    return moment.astimezone(UTC)
+
+
+def moment_or_now(text: str | None, option: str = "--as-of") -> datetime:
+    """The shell's single reading of the clock, unless the user gave the moment."""
+    return datetime.now(UTC) if text is None else parse_moment(text, option)
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.url())
+    upgrade(engine)
+    return engine
+
+
+def _intake(settings: Settings, engine: Engine) -> Intake:
+    try:
+        settings.pinned_rules()
+    except RulesetError as error:
+        err.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from error
+    return Intake(engine, new_pathway_rules=settings.pinned_rules)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database, or migrate it to the latest schema."""
+    settings = get_settings()
+    engine = make_engine(settings.url())
+    upgrade(engine)
+    out.print(f"database at the latest schema ({engine.dialect.name})")
+
+
+def _read_lines(paths: list[str]) -> Iterator[tuple[int | None, str]]:
+    for name in paths:
+        handle = sys.stdin if name == "-" else Path(name).open(encoding="utf-8")  # noqa: SIM115
+        try:
+            for number, line in enumerate(handle, start=1):
+                yield number, line
+        finally:
+            if handle is not sys.stdin:
+                handle.close()
+
+
+def _count_lines(paths: list[str]) -> int | None:
+    if "-" in paths:
+        return None
+    total = 0
+    for name in paths:
+        with Path(name).open("rb") as handle:
+            total += sum(1 for _ in handle)
+    return total
+
+
+def _report(result: IntakeResult, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+    else:
+        out.print(
+            f"accepted {result.accepted}, duplicates {result.duplicates}, "
+            f"rejected {len(result.rejected)}"
+        )
+        for r in result.rejected:
+            where = f"line {r.line}" if r.line is not None else "event"
+            out.print(f"  rejected {where} (event {r.event_id or '?'}): {r.field}: {r.reason}")
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[str], typer.Argument(help="JSON Lines files of events; - for stdin.")],
+    as_json: JsonFlag = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The moment of intake (events later than it are refused)."),
+    ] = None,
+) -> None:
+    """Ingest JSON Lines events: accepted, duplicates and each rejection with its field.
+
+    Exit code 0 when nothing was rejected, 1 otherwise.
+    """
+    settings = get_settings()
+    now = moment_or_now(as_of)
+    for name in files:
+        if name != "-" and not Path(name).is_file():
+            raise typer.BadParameter(f"no such file: {name}", param_hint="FILES")
+    engine = _engine(settings)
+    intake = _intake(settings, engine)
+    lines = _read_lines(files)
+    if out.is_terminal and not as_json:
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("ingesting", total=_count_lines(files))
+            result = intake.ingest_lines(
+                lines,
+                now=now,
+                batch_size=settings.intake_batch_size,
+                progress=lambda n: progress.advance(task, n),
+            )
+    else:
+        result = intake.ingest_lines(lines, now=now, batch_size=settings.intake_batch_size)
+    _report(result, as_json)
+
+
+def _data_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_data(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs into the event's data; dotted keys nest, values are JSON when they parse."""
+    data: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="--data")
+        target = data
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = _data_value(value)
+    return data
+
+
+@app.command()
+def record(
+    pathway: Annotated[str, typer.Argument(help="Referral reference or internal PW- id.")],
+    event_type: Annotated[
+        str, typer.Argument(metavar="TYPE", help="Event type, e.g. coordinator.contacted.")
+    ],
+    at: Annotated[str, typer.Option("--at", help="When it happened (ISO 8601 with offset).")],
+    by: Annotated[str | None, typer.Option("--by", help="Who records it.")] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="Event data as key=value (repeat; dotted keys nest)."),
+    ] = None,
+    as_json: JsonFlag = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The moment of intake. Default: now.")
+    ] = None,
+) -> None:
+    """Record one event typed by a coordinator, with a generated event id."""
+    settings = get_settings()
+    now = moment_or_now(as_of)
+    if event_type not in EVENT_TYPES:
+        raise typer.BadParameter(
+            f"unknown event type; one of: {', '.join(EVENT_TYPES)}", param_hint="TYPE"
+        )
+    engine = _engine(settings)
+    reference = pathway
+    if event_type != "referral.received":
+        with engine.connect() as conn:
+            try:
+                reference = get_pathway(conn, pathway).reference
+            except UnknownPathway:
+                reference = pathway  # intake rejects it with the field named
+    envelope: dict[str, Any] = {
+        "event_id": f"cli-{uuid.uuid4()}",
+        "pathway": reference,
+        "type": event_type,
+        "occurred_at": parse_moment(at, "--at").isoformat(),
+        "source": "cordwatch-cli",
+        "data": parse_data(data or []),
+    }
+    if by is not None:
+        envelope["recorded_by"] = by
+    intake = _intake(settings, engine)
+    result = intake.ingest_lines([(None, json.dumps(envelope))], now=now, batch_size=1)
+    if not as_json and result.accepted:
+        out.print(f"recorded {event_type} as {envelope['event_id']}")
+    _report(result, as_json)
+
+
+@app.command()
+def show(
+    pathway: Annotated[str, typer.Argument(help="Referral reference or internal PW- id.")],
+    as_json: JsonFlag = False,
+    as_of: AsOf = None,
+) -> None:
+    """One pathway: category, stage, milestones and every clock with its status."""
+    settings = get_settings()
+    moment = moment_or_now(as_of)
+    engine = _engine(settings)
+    with engine.connect() as conn:
+        try:
+            pathway_id, view, rules = pathway_view(conn, pathway, as_of=moment)
+        except UnknownPathway as error:
+            err.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from error
+        except EventRejected as error:  # no referral by --as-of
+            err.print(f"[red]nothing recorded for {pathway} by {moment.isoformat()}[/red]")
+            raise typer.Exit(1) from error
+    document = show_json(pathway_id, view, rules, as_of=moment)
+    if as_json:
+        out.print_json(json.dumps(document))
+        return
+    zone = settings.pinned_rules().zone
+    out.print(
+        f"[bold]{pathway_id}[/bold] ({document['reference']})  {document['category']}  "
+        f"stage {document['stage']}  {document['status']}"
+        + (f" ({document['closed_reason']})" if document["closed_reason"] else "")
+        + f"  ruleset {document['ruleset']}"
+    )
+    if view.steroids_to_stop:
+        out.print(
+            "[yellow]MSCC ruled out: the steroid course is flagged for stopping (D10)[/yellow]"
+        )
+    milestones = Table("when", "milestone", title="Milestones")
+    for m in view.milestones:
+        milestones.add_row(local_time(m.at, zone), m.type)
+    out.print(milestones)
+    clocks = Table(
+        "clock", "limit", "started", "due", "stopped", "status", "reason", title="Clocks"
+    )
+    for c in document["clocks"]:
+        status = c["status"] + (" (at risk)" if c["at_risk"] else "")
+        colour = {"breached": "red", "met": "green", "excluded": "dim"}.get(
+            c["status"], "yellow" if c["at_risk"] else ""
+        )
+        clocks.add_row(
+            c["id"],
+            c["limit"] + (" local" if c["local"] else ""),
+            local_time(datetime.fromisoformat(c["starts_at"]), zone),
+            local_time(datetime.fromisoformat(c["due_at"]), zone),
+            local_time(datetime.fromisoformat(c["stopped_at"]), zone) if c["stopped_at"] else "-",
+            f"[{colour}]{status}[/{colour}]" if colour else status,
+            c["reason"] or "",
+        )
+    out.print(clocks)
+
+
+@app.command("board")
+def board_command(
+    as_json: JsonFlag = False,
+    as_of: AsOf = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Show at most N rows (0: all).")] = 0,
+) -> None:
+    """The coordinator worklist: open pathways, most urgent clock first."""
+    settings = get_settings()
+    moment = moment_or_now(as_of)
+    engine = _engine(settings)
+    with engine.connect() as conn:
+        rows = board(conn, as_of=moment)
+    if limit:
+        rows = rows[:limit]
+    if as_json:
+        out.print_json(
+            json.dumps({"as_of": moment.isoformat(), "pathways": [r.as_dict() for r in rows]})
+        )
+        return
+    zone = settings.pinned_rules().zone
+    table = Table(
+        "pathway",
+        "reference",
+        "category",
+        "stage",
+        "most urgent clock",
+        "due",
+        "time",
+        "status",
+        title=f"Coordinator board at {local_time(moment, zone)} ({zone.key})",
+    )
+    colours = {"breached": "bold red", "at_risk": "yellow", "ok": "green", "REVIEW": "magenta"}
+    for r in rows:
+        colour = colours.get(r.mark, "")
+        mark = r.mark + (f" ({r.breached_clocks})" if r.breached_clocks > 1 else "")
+        table.add_row(
+            r.pathway_id,
+            r.reference,
+            r.category,
+            r.stage,
+            r.clock_id or "-",
+            local_time(r.due_at, zone),
+            human_delta(r.time_left) if r.time_left is not None else "-",
+            f"[{colour}]{mark}[/{colour}]" if colour else mark,
+        )
+    out.print(table)
+
+
+@app.command()
+def simulate(
+    patients: Annotated[int, typer.Option("--patients", min=1, help="Number of patients.")],
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed, the same cohort.")
+    ],
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="First referral date (YYYY-MM-DD or ISO time). Default: 30 days before --as-of.",
+        ),
+    ] = None,
+    span_days: Annotated[
+        float, typer.Option("--span-days", min=0.01, help="Days over which referrals arrive.")
+    ] = 30.0,
+    horizon: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="Drop events after this moment (ISO 8601), leaving clocks running."
+        ),
+    ] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Print a synthetic cohort as JSON Lines (test-range NHS numbers, invented names)."""
+    from pathway.simulation import simulate_cohort
+
+    now = moment_or_now(as_of)
+    if start is None:
+        first = now - timedelta(days=30)
+    elif len(start) == 10:
+        first = datetime.fromisoformat(start).replace(tzinfo=UTC)
+    else:
+        first = parse_moment(start, "--start")
+    events = simulate_cohort(
+        patients=patients,
+        seed=seed,
+        start=first,
+        span_days=span_days,
+        horizon=parse_moment(horizon, "--until") if horizon else None,
+    )
+    write = sys.stdout.write
+    for event in events:
+        write(json.dumps(event) + "\n")
+
+
+@app.command()
+def demo(
+    patients: Annotated[int, typer.Option("--patients", min=1)] = 60,
+    seed: Annotated[int, typer.Option("--seed")] = 2026,
+    as_of: AsOf = None,
+) -> None:
+    """Fresh demo database, a simulated cohort of the last three weeks ingested, the board printed.
+
+    Uses ``cordwatch-data/demo.db`` unless CORDWATCH_DATABASE_URL is set; the demo database is
+    recreated each time.
+    """
+    from pathway.simulation import simulate_cohort
+
+    now = moment_or_now(as_of)
+    settings = get_settings()
+    if "database_url" not in settings.model_fields_set:
+        demo_file = Path("cordwatch-data/demo.db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{demo_file}{suffix}").unlink(missing_ok=True)
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{demo_file}"})
+        settings = Settings(
+            database_url=f"sqlite:///{demo_file}", **settings.model_dump(exclude={"database_url"})
+        )
+    engine = _engine(settings)
+    events = simulate_cohort(
+        patients=patients, seed=seed, start=now - timedelta(days=21), span_days=21, horizon=now
+    )
+    intake = _intake(settings, engine)
+    result = intake.ingest_lines(((n, json.dumps(e)) for n, e in enumerate(events, 1)), now=now)
+    out.print(
+        f"demo: {patients} simulated patients, {result.accepted} events accepted, "
+        f"{len(result.rejected)} rejected, database {settings.url()}"
+    )
+    with engine.connect() as conn:
+        rows = [r for r in board(conn, as_of=now)]
+    zone = settings.pinned_rules().zone
+    table = Table(
+        "pathway",
+        "category",
+        "stage",
+        "most urgent clock",
+        "due",
+        "time",
+        "status",
+        title=f"Coordinator board at {local_time(now, zone)} ({zone.key})",
+    )
+    colours = {"breached": "bold red", "at_risk": "yellow", "ok": "green", "REVIEW": "magenta"}
+    for r in rows:
+        colour = colours.get(r.mark, "white")
+        table.add_row(
+            r.pathway_id,
+            r.category,
+            r.stage,
+            r.clock_id or "-",
+            local_time(r.due_at, zone),
+            human_delta(r.time_left) if r.time_left is not None else "-",
+            f"[{colour}]{r.mark}[/{colour}]",
+        )
+    out.print(table)
+    out.print(
+        "Look closer: cordwatch show <PW-id>   (set CORDWATCH_DATABASE_URL=sqlite:///cordwatch-data/demo.db)"
+    )
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,474 @@
+"""Intake: validate events, admit them to their pathway and store every consequence atomically.
+
+Each event is all-or-nothing: it is validated and folded into its pathway in memory first, and
+only an admitted event queues rows (inbox, milestone, clocks, pathway, audit). Rows of a batch
+are written in one transaction; a database error rolls the batch back and re-runs it one event
+per transaction, so a failing event leaves nothing behind and never takes others with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from db.engine import transaction
+from db.repository import (
+    AUDIT,
+    INBOX,
+    MILESTONE,
+    PATHWAY,
+    PATIENT,
+    existing_event_hashes,
+    list_events,
+    lock_pathways,
+    pathway_values,
+    patient_ids_by_nhs_number,
+    sync_clocks,
+)
+from pathway.engine import PathwayView, admit, evaluate
+from pathway.errors import EventRejected
+from pathway.events import PathwayEvent, ReferralReceived, event_to_json, parse_event
+from pathway.ruleset import PinnedRules, rules_from_json
+
+_ID_ALPHABET = "23456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels, no look-alikes: never spells a word
+
+
+def new_pathway_id() -> str:
+    """An opaque internal id (``PW-7F3K2Q``): the only handle Prefect and alerts ever see."""
+    return "PW-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+
+
+def content_hash(event: PathwayEvent) -> str:
+    """SHA-256 of the event's canonical JSON: equal for a replay, different for a conflict."""
+    return hashlib.sha256(event_to_json(event).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One refused event: where it was, which field, and why (never a patient value)."""
+
+    line: int | None
+    event_id: str | None
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "event_id": self.event_id,
+            "field": self.field,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class IntakeResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    accepted_event_ids: list[str] = field(default_factory=list)
+    pathway_ids: set[str] = field(default_factory=set)
+
+    def merge(self, other: IntakeResult) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+        self.accepted_event_ids.extend(other.accepted_event_ids)
+        self.pathway_ids |= other.pathway_ids
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+@dataclass
+class _Pathway:
+    id: str
+    reference: str
+    version: int
+    rules: PinnedRules
+    events: list[PathwayEvent]
+    view: PathwayView
+    is_new: bool = False
+    patient_id: str = ""
+
+
+@dataclass
+class _Item:
+    line: int | None
+    raw: str | bytes
+
+
+@dataclass
+class _Batch:
+    """Rows queued by the admitted events of one batch."""
+
+    patients: list[dict[str, Any]] = field(default_factory=list)
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+    milestones: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    touched: dict[str, _Pathway] = field(default_factory=dict)
+    before: dict[str, PathwayView | None] = field(default_factory=dict)
+
+
+def _event_id_of(raw: str | bytes) -> str | None:
+    try:
+        decoded = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(decoded, dict) and isinstance(decoded.get("event_id"), str):
+        return str(decoded["event_id"])[:128]
+    return None
+
+
+class Intake:
+    """Admits events into the database; keeps a cache of pathways it has seen.
+
+    The cache is checked against each pathway's ``version`` inside every transaction, so
+    several processes may ingest at once: a pathway changed elsewhere is simply reloaded.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        new_pathway_rules: Callable[[], PinnedRules],
+        mark_processed: bool = True,
+        run_id: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self._new_rules = new_pathway_rules
+        self._cache: dict[str, _Pathway] = {}
+        self.mark_processed = mark_processed
+        self.run_id = run_id
+
+    def ingest_lines(
+        self,
+        lines: Iterable[tuple[int | None, str | bytes]],
+        *,
+        now: datetime,
+        batch_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> IntakeResult:
+        """Admit JSON events given as (line number, text) pairs; blank lines are skipped."""
+        total = IntakeResult()
+        batch: list[_Item] = []
+        for line, raw in lines:
+            if not raw.strip():
+                continue
+            batch.append(_Item(line, raw))
+            if len(batch) >= batch_size:
+                total.merge(self._run_batch(batch, now))
+                if progress is not None:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            total.merge(self._run_batch(batch, now))
+            if progress is not None:
+                progress(len(batch))
+        return total
+
+    def ingest_events(self, events: Sequence[PathwayEvent], *, now: datetime) -> IntakeResult:
+        """Admit already-typed events (for example one typed by a coordinator)."""
+        return self.ingest_lines(((None, event_to_json(e)) for e in events), now=now)
+
+    def _run_batch(self, items: list[_Item], now: datetime) -> IntakeResult:
+        parsed: list[tuple[_Item, PathwayEvent | Rejection]] = []
+        for item in items:
+            try:
+                parsed.append((item, parse_event(item.raw)))
+            except EventRejected as err:
+                parsed.append(
+                    (item, Rejection(item.line, _event_id_of(item.raw), err.field, err.reason))
+                )
+        for attempt in range(6):
+            try:
+                return self._apply(parsed, now)
+            except (IntegrityError, OperationalError):
+                # Another writer won a race (same new pathway, same event id, a lock):
+                # everything was rolled back; reload and try again.
+                self._cache.clear()
+                if attempt == 5:
+                    break
+        result = IntakeResult()
+        for one in parsed:
+            try:
+                result.merge(self._apply([one], now))
+            except DBAPIError as err:
+                self._cache.clear()
+                item, candidate = one
+                event_id = candidate.event_id if not isinstance(candidate, Rejection) else None
+                result.rejected.append(
+                    Rejection(
+                        item.line,
+                        event_id,
+                        "event",
+                        f"could not be stored ({err.__class__.__name__})",
+                    )
+                )
+        return result
+
+    def _apply(
+        self, parsed: list[tuple[_Item, PathwayEvent | Rejection]], now: datetime
+    ) -> IntakeResult:
+        result = IntakeResult()
+        batch = _Batch()
+        with transaction(self.engine) as conn:
+            events = [e for _, e in parsed if not isinstance(e, Rejection)]
+            known = existing_event_hashes(conn, [e.event_id for e in events])
+            pathways = self._load(conn, sorted({e.pathway for e in events}))
+            for item, candidate in parsed:
+                if isinstance(candidate, Rejection):
+                    self._reject(batch, result, candidate, None, now)
+                    continue
+                self._admit_one(batch, result, item, candidate, known, pathways, now)
+            self._flush(conn, batch, now)
+        self._cache.update({p.reference: p for p in batch.touched.values()})
+        for p in batch.touched.values():
+            p.is_new = False
+        return result
+
+    def _load(self, conn: Connection, references: list[str]) -> dict[str, _Pathway]:
+        stored = lock_pathways(conn, references)
+        stale = [
+            row
+            for ref, row in stored.items()
+            if ref not in self._cache or self._cache[ref].version != row.version
+        ]
+        loaded = list_events(conn, [row.id for row in stale])
+        for row in stale:
+            rules = rules_from_json(row.rules)
+            events = loaded[row.id]
+            self._cache[row.reference] = _Pathway(
+                id=row.id,
+                reference=row.reference,
+                version=row.version,
+                rules=rules,
+                events=events,
+                view=evaluate(events, rules),
+                patient_id=row.patient_id,
+            )
+        return {ref: self._cache[ref] for ref in stored}
+
+    def _admit_one(
+        self,
+        batch: _Batch,
+        result: IntakeResult,
+        item: _Item,
+        event: PathwayEvent,
+        known: dict[str, str],
+        pathways: dict[str, _Pathway],
+        now: datetime,
+    ) -> None:
+        digest = content_hash(event)
+        if event.event_id in known:
+            if known[event.event_id] == digest:
+                result.duplicates += 1
+                return
+            self._reject(
+                batch,
+                result,
+                Rejection(
+                    item.line,
+                    event.event_id,
+                    "event_id",
+                    "already used by an event with different content (conflicting replay)",
+                ),
+                event,
+                now,
+            )
+            return
+        current = batch.touched.get(event.pathway) or pathways.get(event.pathway)
+        try:
+            if current is None:
+                rules = self._new_rules()
+                view = admit([], event, rules=rules, now=now)
+                current = _Pathway(
+                    id=new_pathway_id(),
+                    reference=event.pathway,
+                    version=0,
+                    rules=rules,
+                    events=[],
+                    view=view,
+                    is_new=True,
+                )
+                batch.before[current.id] = None
+                self._new_patient(batch, current, event)
+            else:
+                view = admit(
+                    current.events, event, rules=current.rules, now=now, current=current.view
+                )
+                if current.id not in batch.before:
+                    batch.before[current.id] = current.view
+        except EventRejected as err:
+            self._reject(
+                batch,
+                result,
+                Rejection(item.line, event.event_id, err.field, err.reason),
+                event,
+                now,
+            )
+            return
+        known[event.event_id] = digest
+        touched = _Pathway(
+            id=current.id,
+            reference=current.reference,
+            version=current.version + 1,
+            rules=current.rules,
+            events=[*current.events, event],
+            view=view,
+            is_new=current.is_new,
+            patient_id=current.patient_id,
+        )
+        batch.touched[event.pathway] = touched
+        result.accepted += 1
+        result.accepted_event_ids.append(event.event_id)
+        result.pathway_ids.add(touched.id)
+        batch.inbox.append(
+            {
+                "event_id": event.event_id,
+                "pathway_id": touched.id,
+                "type": event.type,
+                "occurred_at": event.occurred_at,
+                "received_at": now,
+                "recorded_by": event.recorded_by,
+                "source": event.source,
+                "content_hash": digest,
+                "payload": event_to_json(event),
+                "processed_at": now if self.mark_processed else None,
+            }
+        )
+        milestone = next(m for m in view.milestones if m.event_id == event.event_id)
+        batch.milestones.append(
+            {
+                "pathway_id": touched.id,
+                "event_id": event.event_id,
+                "type": event.type,
+                "occurred_at": event.occurred_at,
+                "details": json.dumps(milestone.details, sort_keys=True),
+            }
+        )
+        batch.audit.append(
+            {
+                "at": now,
+                "action": "event.accepted",
+                "pathway_id": touched.id,
+                "pathway_reference": event.pathway,
+                "event_id": event.event_id,
+                "event_type": event.type,
+                "occurred_at": event.occurred_at,
+                "actor": event.recorded_by,
+                "source": event.source,
+                "field": None,
+                "reason": None,
+                "run_id": self.run_id,
+            }
+        )
+
+    def _new_patient(self, batch: _Batch, pathway: _Pathway, event: PathwayEvent) -> None:
+        if not isinstance(event, ReferralReceived):  # admit() guarantees a referral
+            return
+        patient = event.data.patient
+        pathway.patient_id = "PT-" + secrets.token_hex(8)
+        batch.patients.append(
+            {
+                "id": pathway.patient_id,
+                "nhs_number": patient.nhs_number,
+                "mrn": patient.mrn,
+                "given_name": patient.given_name,
+                "family_name": patient.family_name,
+                "date_of_birth": patient.date_of_birth,
+                "sex": patient.sex.value if patient.sex else None,
+            }
+        )
+
+    def _reject(
+        self,
+        batch: _Batch,
+        result: IntakeResult,
+        rejection: Rejection,
+        event: PathwayEvent | None,
+        now: datetime,
+    ) -> None:
+        result.rejected.append(rejection)
+        touched = batch.touched.get(event.pathway) if event is not None else None
+        cached = self._cache.get(event.pathway) if event is not None else None
+        known = touched or cached
+        batch.audit.append(
+            {
+                "at": now,
+                "action": "event.rejected",
+                "pathway_id": known.id if known is not None and not known.is_new else None,
+                "pathway_reference": event.pathway if event is not None else None,
+                "event_id": rejection.event_id,
+                "event_type": event.type if event is not None else None,
+                "occurred_at": event.occurred_at if event is not None else None,
+                "actor": event.recorded_by if event is not None else None,
+                "source": event.source if event is not None else None,
+                "field": rejection.field,
+                "reason": rejection.reason,
+                "run_id": self.run_id,
+            }
+        )
+
+    def _flush(self, conn: Connection, batch: _Batch, now: datetime) -> None:
+        if batch.patients:
+            numbers = [p["nhs_number"] for p in batch.patients if p["nhs_number"]]
+            existing = patient_ids_by_nhs_number(conn, numbers)
+            fresh = []
+            for patient in batch.patients:
+                known_id = existing.get(patient["nhs_number"] or "")
+                if known_id is not None:
+                    # The same person referred again: one patient, several pathways.
+                    for p in batch.touched.values():
+                        if p.patient_id == patient["id"]:
+                            p.patient_id = known_id
+                else:
+                    fresh.append({**patient, "created_at": now})
+                    if patient["nhs_number"]:
+                        existing[patient["nhs_number"]] = patient["id"]
+            if fresh:
+                conn.execute(insert(PATIENT), fresh)
+        new_rows = []
+        for p in batch.touched.values():
+            values = pathway_values(p.view, updated_at=now)
+            if p.is_new:
+                new_rows.append(
+                    {
+                        "id": p.id,
+                        "reference": p.reference,
+                        "patient_id": p.patient_id,
+                        "referred_at": p.view.referred_at,
+                        "ruleset": p.rules.label,
+                        "rules": p.rules.to_json(),
+                        "version": p.version,
+                        **values,
+                    }
+                )
+            else:
+                conn.execute(
+                    update(PATHWAY).where(PATHWAY.c.id == p.id).values(version=p.version, **values)
+                )
+        if new_rows:
+            conn.execute(insert(PATHWAY), new_rows)
+        if batch.inbox:
+            conn.execute(insert(INBOX), batch.inbox)
+            conn.execute(insert(MILESTONE), batch.milestones)
+        changes = []
+        for p in batch.touched.values():
+            before = batch.before[p.id]
+            changes.append((p.id, () if before is None else before.clocks, p.view.clocks))
+        sync_clocks(conn, changes)
+        if batch.audit:
+            conn.execute(insert(AUDIT), batch.audit)

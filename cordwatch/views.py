@@ -1,0 +1,166 @@
+"""What the command line shows: one pathway (`show`) and the coordinator worklist (`board`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from db.repository import get_pathway, list_events, list_open_clock_rows, list_open_pathways
+from pathway.clocks import ClockStatus, is_late
+from pathway.engine import PathwayView, evaluate
+from pathway.ruleset import rules_from_json
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 with offset (UTC), or None."""
+    return None if moment is None else moment.isoformat()
+
+
+def pathway_view(conn: Connection, key: str, *, as_of: datetime) -> tuple[str, PathwayView, str]:
+    """Evaluate a pathway from its events that had happened by ``as_of``.
+
+    Returns:
+        (internal id, view, pinned rules JSON).
+
+    Raises:
+        UnknownPathway: no such reference or id.
+    """
+    row = get_pathway(conn, key)
+    rules = rules_from_json(row.rules)
+    events = [e for e in list_events(conn, [row.id])[row.id] if e.occurred_at <= as_of]
+    return row.id, evaluate(events, rules), row.rules
+
+
+def show_json(
+    pathway_id: str, view: PathwayView, rules_json: str, *, as_of: datetime
+) -> dict[str, Any]:
+    """The ``cordwatch show --json`` object: ids, status, milestones and every clock at ``as_of``."""
+    import json
+
+    rules = json.loads(rules_json)
+    return {
+        "id": pathway_id,
+        "reference": view.reference,
+        "category": view.category.value,
+        "stage": view.stage.value,
+        "status": view.status,
+        "closed_reason": view.closed_reason,
+        "ruleset": view.ruleset,
+        "timezone": rules["timezone"],
+        "local_sla_hours": rules["local_sla_hours"],
+        "steroids_to_stop": view.steroids_to_stop,
+        "as_of": iso(as_of),
+        "milestones": [
+            {"type": m.type, "at": iso(m.at), "event_id": m.event_id, "details": m.details}
+            for m in view.milestones
+        ],
+        "clocks": [
+            {
+                "id": c.id,
+                "limit": c.limit,
+                "local": c.local,
+                "starts_at": iso(c.starts_at),
+                "due_at": iso(c.due_at),
+                "stopped_at": iso(c.stopped_at if c.stopped_at and c.stopped_at <= as_of else None),
+                "status": c.status_at(as_of).value,
+                "at_risk": c.at_risk(as_of),
+                "reason": c.reason if c.stopped_at and c.stopped_at <= as_of else None,
+            }
+            for c in view.clocks
+            if c.starts_at <= as_of
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """One line of the coordinator worklist."""
+
+    pathway_id: str
+    reference: str
+    category: str
+    stage: str
+    clock_id: str | None
+    due_at: datetime | None
+    time_left: timedelta | None
+    mark: str
+    breached_clocks: int
+    at_risk_clocks: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.pathway_id,
+            "reference": self.reference,
+            "category": self.category,
+            "stage": self.stage,
+            "clock": self.clock_id,
+            "due_at": iso(self.due_at),
+            "seconds_left": None if self.time_left is None else int(self.time_left.total_seconds()),
+            "mark": self.mark,
+            "breached_clocks": self.breached_clocks,
+            "at_risk_clocks": self.at_risk_clocks,
+        }
+
+
+def board(conn: Connection, *, as_of: datetime) -> list[BoardRow]:
+    """Open pathways, most urgent first: by the due time of their most urgent running clock.
+
+    A breached clock that is still running sorts first (its due time has passed). Pathways
+    with no running clock (needs review, awaiting closure) come last.
+    """
+    clocks: dict[str, list[Any]] = {}
+    for row in list_open_clock_rows(conn, as_of):
+        clocks.setdefault(row.pathway_id, []).append(row)
+    rows = []
+    for pathway in list_open_pathways(conn):
+        mine = clocks.get(pathway.id, [])
+        breached = [c for c in mine if is_late(c.kind, as_of, c.due_at)]
+        at_risk = [c for c in mine if c not in breached and as_of >= c.warn_at]
+        urgent = min(mine, key=lambda c: c.due_at, default=None)
+        if urgent is None:
+            mark = "REVIEW" if pathway.category == "needs_review" else "no clock"
+        elif breached:
+            mark = ClockStatus.BREACHED.value
+        elif at_risk:
+            mark = "at_risk"
+        else:
+            mark = "ok"
+        rows.append(
+            BoardRow(
+                pathway_id=pathway.id,
+                reference=pathway.reference,
+                category=pathway.category,
+                stage=pathway.stage,
+                clock_id=urgent.clock_id if urgent else None,
+                due_at=urgent.due_at if urgent else None,
+                time_left=(urgent.due_at - as_of) if urgent else None,
+                mark=mark,
+                breached_clocks=len(breached),
+                at_risk_clocks=len(at_risk),
+            )
+        )
+    far = datetime.max.replace(tzinfo=as_of.tzinfo)
+    return sorted(rows, key=lambda r: (r.due_at or far, r.pathway_id))
+
+
+def human_delta(delta: timedelta) -> str:
+    """``3 h 05 min left`` or ``overdue 2 d 4 h``: what a coordinator reads at a glance."""
+    seconds = int(delta.total_seconds())
+    overdue = seconds < 0
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    text = f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min"
+    return f"overdue {text}" if overdue else f"{text} left"
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """A time as a coordinator reads it, in the service zone: ``Tue 24 Nov 14:05``."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M")

@@ -1,0 +1,155 @@
+"""SQLModel tables: the system of record of every pathway (data only, no behaviour)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class PatientRow(SQLModel, table=True):
+    """A person. Identifiers live here and in letters addressed to entitled recipients only."""
+
+    __tablename__ = "patient"
+
+    id: str = Field(primary_key=True, max_length=40)
+    nhs_number: str | None = Field(default=None, max_length=10, index=True)
+    mrn: str | None = Field(default=None, max_length=200, index=True)
+    given_name: str = Field(max_length=200)
+    family_name: str = Field(max_length=200)
+    date_of_birth: date
+    sex: str | None = Field(default=None, max_length=20)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class PathwayRow(SQLModel, table=True):
+    """One referral's journey: the external reference and the opaque internal id ``PW-...``.
+
+    ``rules`` pins the ruleset id, version, time zone and local SLAs in force at referral.
+    ``version`` increases with every accepted event (optimistic concurrency and cache check).
+    """
+
+    __tablename__ = "pathway"
+
+    id: str = Field(primary_key=True, max_length=16)
+    reference: str = Field(max_length=64, unique=True)
+    patient_id: str = Field(foreign_key="patient.id", max_length=40, index=True)
+    category: str = Field(max_length=40)
+    stage: str = Field(max_length=40)
+    status: str = Field(max_length=10, index=True)
+    closed_reason: str | None = Field(default=None, max_length=40)
+    closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    referred_at: datetime = Field(sa_column=_utc(index=True))
+    ruleset: str = Field(max_length=60)
+    rules: str = Field(sa_column=Column(Text, nullable=False))
+    steroids_to_stop: bool = False
+    version: int = 1
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class InboxEventRow(SQLModel, table=True):
+    """Every accepted event, keyed by its ``event_id``: a replay is a no-op, a changed replay a conflict."""
+
+    __tablename__ = "inbox_event"
+    __table_args__ = (Index("ix_inbox_event_pathway", "pathway_id", "occurred_at"),)
+
+    event_id: str = Field(primary_key=True, max_length=128)
+    pathway_id: str = Field(foreign_key="pathway.id", max_length=16)
+    type: str = Field(max_length=40)
+    occurred_at: datetime = Field(sa_column=_utc())
+    received_at: datetime = Field(sa_column=_utc())
+    recorded_by: str | None = Field(default=None, max_length=200)
+    source: str | None = Field(default=None, max_length=200)
+    content_hash: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class MilestoneRow(SQLModel, table=True):
+    """A dated fact of a pathway, without patient identifiers (details are safe to display)."""
+
+    __tablename__ = "milestone"
+    __table_args__ = (Index("ix_milestone_pathway", "pathway_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_id: str = Field(foreign_key="pathway.id", max_length=16)
+    event_id: str = Field(foreign_key="inbox_event.event_id", max_length=128, unique=True)
+    type: str = Field(max_length=40)
+    occurred_at: datetime = Field(sa_column=_utc())
+    details: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ClockRow(SQLModel, table=True):
+    """One clock instance as of the pathway's latest event.
+
+    ``status`` is the final outcome once stopped, ``running`` otherwise; a running clock's
+    status at a moment T follows from ``due_at`` (breached) and ``warn_at`` (at risk).
+    """
+
+    __tablename__ = "clock"
+    __table_args__ = (
+        UniqueConstraint("pathway_id", "clock_id", "starts_at", name="uq_clock_instance"),
+        Index("ix_clock_running_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pathway_id: str = Field(foreign_key="pathway.id", max_length=16, index=True)
+    clock_id: str = Field(max_length=40)
+    kind: str = Field(max_length=4)
+    limit: str = Field(max_length=20)
+    local: bool
+    starts_at: datetime = Field(sa_column=_utc())
+    due_at: datetime = Field(sa_column=_utc())
+    warn_at: datetime = Field(sa_column=_utc())
+    warnings: str = Field(sa_column=Column(Text, nullable=False))
+    stopped_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    status: str = Field(max_length=10)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class OutboxRow(SQLModel, table=True):
+    """An external effect (letter, alert) decided in the same transaction as its cause.
+
+    ``key`` is built from domain data, so a replayed decision cannot queue it twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300, unique=True)
+    kind: str = Field(max_length=20)
+    pathway_id: str | None = Field(default=None, foreign_key="pathway.id", max_length=16)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+    result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AuditEntryRow(SQLModel, table=True):
+    """An append-only record of every accepted or rejected event: who, what, when and why."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc())
+    action: str = Field(max_length=40)
+    pathway_id: str | None = Field(default=None, max_length=16, index=True)
+    pathway_reference: str | None = Field(default=None, max_length=64)
+    event_id: str | None = Field(default=None, max_length=128)
+    event_type: str | None = Field(default=None, max_length=40)
+    occurred_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    actor: str | None = Field(default=None, max_length=200)
+    source: str | None = Field(default=None, max_length=200)
+    field: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    run_id: str | None = Field(default=None, max_length=64)

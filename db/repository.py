@@ -1,0 +1,267 @@
+"""Queries and writes on the cordwatch tables (SQLAlchemy Core on one connection; never commits).
+
+``get_`` raises :class:`UnknownPathway`, ``find_`` returns None, ``list_`` returns lists. The
+caller owns the transaction (:func:`db.engine.transaction`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, and_, delete, insert, or_, select, update
+from sqlmodel import SQLModel
+
+import db.models  # noqa: F401  (registers the tables)
+from pathway.clocks import Clock
+from pathway.engine import PathwayView
+from pathway.events import PathwayEvent, parse_event
+
+_SQLITE_MAX_PARAMS = 900
+
+
+def table(name: str) -> Table:
+    """The Core table behind a SQLModel row class."""
+    return SQLModel.metadata.tables[name]
+
+
+PATIENT = table("patient")
+PATHWAY = table("pathway")
+INBOX = table("inbox_event")
+MILESTONE = table("milestone")
+CLOCK = table("clock")
+OUTBOX = table("outbox")
+AUDIT = table("audit_entry")
+
+
+class UnknownPathway(LookupError):
+    """No pathway has that reference or internal id."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no pathway with reference or id {key!r}")
+        self.key = key
+
+
+def chunks(values: Sequence[Any], size: int = _SQLITE_MAX_PARAMS) -> Iterable[Sequence[Any]]:
+    """Split an IN-list so SQLite's parameter limit is never reached."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPathway:
+    id: str
+    reference: str
+    patient_id: str
+    version: int
+    rules: str
+    status: str
+
+
+def find_pathway(conn: Connection, key: str) -> Row[Any] | None:
+    """The pathway row for an external reference or an internal ``PW-`` id."""
+    return conn.execute(
+        select(PATHWAY).where(or_(PATHWAY.c.reference == key, PATHWAY.c.id == key))
+    ).first()
+
+
+def get_pathway(conn: Connection, key: str) -> Row[Any]:
+    """Like :func:`find_pathway`, but raises :class:`UnknownPathway`."""
+    row = find_pathway(conn, key)
+    if row is None:
+        raise UnknownPathway(key)
+    return row
+
+
+def lock_pathways(conn: Connection, references: Sequence[str]) -> dict[str, StoredPathway]:
+    """Load (and on PostgreSQL lock, in id order) the pathways with these references."""
+    found: dict[str, StoredPathway] = {}
+    for part in chunks(sorted(references)):
+        query = (
+            select(
+                PATHWAY.c.id,
+                PATHWAY.c.reference,
+                PATHWAY.c.patient_id,
+                PATHWAY.c.version,
+                PATHWAY.c.rules,
+                PATHWAY.c.status,
+            )
+            .where(PATHWAY.c.reference.in_(part))
+            .order_by(PATHWAY.c.id)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in conn.execute(query):
+            found[row.reference] = StoredPathway(*row)
+    return found
+
+
+def existing_event_hashes(conn: Connection, event_ids: Sequence[str]) -> dict[str, str]:
+    """content_hash of each of these event ids already in the inbox."""
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(event_ids))):
+        rows = conn.execute(
+            select(INBOX.c.event_id, INBOX.c.content_hash).where(INBOX.c.event_id.in_(part))
+        )
+        found.update({row.event_id: row.content_hash for row in rows})
+    return found
+
+
+def list_events(conn: Connection, pathway_ids: Sequence[str]) -> dict[str, list[PathwayEvent]]:
+    """Every accepted event of these pathways, parsed back into typed events."""
+    events: dict[str, list[PathwayEvent]] = {pathway_id: [] for pathway_id in pathway_ids}
+    for part in chunks(sorted(pathway_ids)):
+        rows = conn.execute(
+            select(INBOX.c.pathway_id, INBOX.c.payload).where(INBOX.c.pathway_id.in_(part))
+        )
+        for row in rows:
+            events[row.pathway_id].append(parse_event(row.payload))
+    return events
+
+
+def patient_ids_by_nhs_number(conn: Connection, numbers: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(numbers))):
+        rows = conn.execute(
+            select(PATIENT.c.nhs_number, PATIENT.c.id).where(PATIENT.c.nhs_number.in_(part))
+        )
+        found.update({row.nhs_number: row.id for row in rows})
+    return found
+
+
+def clock_values(pathway_id: str, clock: Clock) -> dict[str, Any]:
+    """The clock table row for one clock instance."""
+    return {
+        "pathway_id": pathway_id,
+        "clock_id": clock.id,
+        "kind": clock.kind,
+        "limit": clock.limit,
+        "local": clock.local,
+        "starts_at": clock.starts_at,
+        "due_at": clock.due_at,
+        "warn_at": clock.warnings[0],
+        "warnings": json.dumps([w.isoformat() for w in clock.warnings]),
+        "stopped_at": clock.stopped_at,
+        "status": clock.outcome.value if clock.outcome is not None else "running",
+        "reason": clock.reason,
+    }
+
+
+def pathway_values(view: PathwayView, *, updated_at: datetime) -> dict[str, Any]:
+    """The columns of the pathway row that follow from its view."""
+    return {
+        "category": view.category.value,
+        "stage": view.stage.value,
+        "status": view.status,
+        "closed_reason": view.closed_reason,
+        "closed_at": view.closed_at,
+        "steroids_to_stop": view.steroids_to_stop,
+        "updated_at": updated_at,
+    }
+
+
+def sync_clocks(
+    conn: Connection,
+    changes: Sequence[tuple[str, Sequence[Clock], Sequence[Clock]]],
+) -> None:
+    """Bring the clock rows of several pathways from their old to their new instances.
+
+    Args:
+        changes: (pathway id, clocks before, clocks after). Instances are matched on
+            (clock id, start); unchanged rows are left alone so their ids stay stable.
+    """
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    deletes: list[tuple[str, str, datetime]] = []
+    for pathway_id, before, after in changes:
+        old = {(c.id, c.starts_at): c for c in before}
+        new = {(c.id, c.starts_at): c for c in after}
+        for key, clock in new.items():
+            previous = old.get(key)
+            if previous is None:
+                inserts.append(clock_values(pathway_id, clock))
+            elif previous != clock:
+                values = clock_values(pathway_id, clock)
+                values["b_pathway_id"] = pathway_id
+                values["b_clock_id"] = clock.id
+                values["b_starts_at"] = clock.starts_at
+                updates.append(values)
+        deletes.extend((pathway_id, key[0], key[1]) for key in old.keys() - new.keys())
+    for pathway_id, clock_id, starts_at in deletes:
+        conn.execute(
+            delete(CLOCK).where(
+                and_(
+                    CLOCK.c.pathway_id == pathway_id,
+                    CLOCK.c.clock_id == clock_id,
+                    CLOCK.c.starts_at == starts_at,
+                )
+            )
+        )
+    if updates:
+        from sqlalchemy import bindparam
+
+        conn.execute(
+            update(CLOCK)
+            .where(
+                and_(
+                    CLOCK.c.pathway_id == bindparam("b_pathway_id"),
+                    CLOCK.c.clock_id == bindparam("b_clock_id"),
+                    CLOCK.c.starts_at == bindparam("b_starts_at"),
+                )
+            )
+            .values(
+                {
+                    name: bindparam(name)
+                    for name in (
+                        "due_at",
+                        "warn_at",
+                        "warnings",
+                        "stopped_at",
+                        "status",
+                        "reason",
+                        "limit",
+                        "kind",
+                        "local",
+                    )
+                }
+            ),
+            updates,
+        )
+    if inserts:
+        conn.execute(insert(CLOCK), inserts)
+
+
+def list_open_clock_rows(conn: Connection, at: datetime) -> list[Row[Any]]:
+    """Clocks of open pathways that had started by ``at`` and had not stopped by then."""
+    query = (
+        select(
+            CLOCK.c.pathway_id,
+            CLOCK.c.clock_id,
+            CLOCK.c.kind,
+            CLOCK.c.due_at,
+            CLOCK.c.warn_at,
+            CLOCK.c.starts_at,
+        )
+        .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
+        .where(PATHWAY.c.status == "open")
+        .where(CLOCK.c.starts_at <= at)
+        .where(or_(CLOCK.c.stopped_at.is_(None), CLOCK.c.stopped_at > at))
+    )
+    return list(conn.execute(query))
+
+
+def list_open_pathways(conn: Connection) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            select(
+                PATHWAY.c.id,
+                PATHWAY.c.reference,
+                PATHWAY.c.category,
+                PATHWAY.c.stage,
+                PATHWAY.c.referred_at,
+            ).where(PATHWAY.c.status == "open")
+        )
+    )
