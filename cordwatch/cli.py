@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from cordwatch.intake import Intake, IntakeResult
 from cordwatch.settings import Settings, get_settings
-from cordwatch.views import board, human_delta, local_time, pathway_view, show_json
+from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import UnknownPathway, get_pathway
@@ -90,8 +90,7 @@ def _read_lines(paths: list[str]) -> Iterator[tuple[int | None, str]]:
     for name in paths:
         handle = sys.stdin if name == "-" else Path(name).open(encoding="utf-8")  # noqa: SIM115
         try:
-            for number, line in enumerate(handle, start=1):
-                yield number, line
+            yield from enumerate(handle, start=1)
         finally:
             if handle is not sys.stdin:
                 handle.close()
@@ -286,6 +285,36 @@ def show(
     out.print(clocks)
 
 
+def _print_board(rows: list[BoardRow], moment: datetime, settings: Settings) -> None:
+    zone = settings.pinned_rules().zone
+    table = Table(
+        "pathway",
+        "reference",
+        "category",
+        "stage",
+        "most urgent clock",
+        "due",
+        "time",
+        "status",
+        title=f"Coordinator board at {local_time(moment, zone)} ({zone.key})",
+    )
+    colours = {"breached": "bold red", "at_risk": "yellow", "ok": "green", "REVIEW": "magenta"}
+    for r in rows:
+        colour = colours.get(r.mark, "white")
+        mark = r.mark + (f" ({r.breached_clocks} clocks)" if r.breached_clocks > 1 else "")
+        table.add_row(
+            r.pathway_id,
+            r.reference,
+            r.category,
+            r.stage,
+            r.clock_id or "-",
+            local_time(r.due_at, zone),
+            human_delta(r.time_left) if r.time_left is not None else "-",
+            f"[{colour}]{mark}[/{colour}]",
+        )
+    out.print(table)
+
+
 @app.command("board")
 def board_command(
     as_json: JsonFlag = False,
@@ -305,33 +334,7 @@ def board_command(
             json.dumps({"as_of": moment.isoformat(), "pathways": [r.as_dict() for r in rows]})
         )
         return
-    zone = settings.pinned_rules().zone
-    table = Table(
-        "pathway",
-        "reference",
-        "category",
-        "stage",
-        "most urgent clock",
-        "due",
-        "time",
-        "status",
-        title=f"Coordinator board at {local_time(moment, zone)} ({zone.key})",
-    )
-    colours = {"breached": "bold red", "at_risk": "yellow", "ok": "green", "REVIEW": "magenta"}
-    for r in rows:
-        colour = colours.get(r.mark, "")
-        mark = r.mark + (f" ({r.breached_clocks})" if r.breached_clocks > 1 else "")
-        table.add_row(
-            r.pathway_id,
-            r.reference,
-            r.category,
-            r.stage,
-            r.clock_id or "-",
-            local_time(r.due_at, zone),
-            human_delta(r.time_left) if r.time_left is not None else "-",
-            f"[{colour}]{mark}[/{colour}]" if colour else mark,
-        )
-    out.print(table)
+    _print_board(rows, moment, settings)
 
 
 @app.command()
@@ -399,7 +402,6 @@ def demo(
         demo_file = Path("cordwatch-data/demo.db")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{demo_file}{suffix}").unlink(missing_ok=True)
-        settings = settings.model_copy(update={"database_url": f"sqlite:///{demo_file}"})
         settings = Settings(
             database_url=f"sqlite:///{demo_file}", **settings.model_dump(exclude={"database_url"})
         )
@@ -414,31 +416,8 @@ def demo(
         f"{len(result.rejected)} rejected, database {settings.url()}"
     )
     with engine.connect() as conn:
-        rows = [r for r in board(conn, as_of=now)]
-    zone = settings.pinned_rules().zone
-    table = Table(
-        "pathway",
-        "category",
-        "stage",
-        "most urgent clock",
-        "due",
-        "time",
-        "status",
-        title=f"Coordinator board at {local_time(now, zone)} ({zone.key})",
-    )
-    colours = {"breached": "bold red", "at_risk": "yellow", "ok": "green", "REVIEW": "magenta"}
-    for r in rows:
-        colour = colours.get(r.mark, "white")
-        table.add_row(
-            r.pathway_id,
-            r.category,
-            r.stage,
-            r.clock_id or "-",
-            local_time(r.due_at, zone),
-            human_delta(r.time_left) if r.time_left is not None else "-",
-            f"[{colour}]{r.mark}[/{colour}]",
-        )
-    out.print(table)
+        rows = board(conn, as_of=now)
+    _print_board(rows, now, settings)
     out.print(
         "Look closer: cordwatch show <PW-id>   (set CORDWATCH_DATABASE_URL=sqlite:///cordwatch-data/demo.db)"
     )

@@ -38,6 +38,8 @@ from pathway.errors import EventRejected
 from pathway.events import PathwayEvent, ReferralReceived, event_to_json, parse_event
 from pathway.ruleset import PinnedRules, rules_from_json
 
+_RACE_RETRIES = 4
+
 _ID_ALPHABET = "23456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels, no look-alikes: never spells a word
 
 
@@ -192,15 +194,17 @@ class Intake:
                 parsed.append(
                     (item, Rejection(item.line, _event_id_of(item.raw), err.field, err.reason))
                 )
-        for attempt in range(6):
+        for _attempt in range(_RACE_RETRIES):
             try:
                 return self._apply(parsed, now)
             except (IntegrityError, OperationalError):
-                # Another writer won a race (same new pathway, same event id, a lock):
-                # everything was rolled back; reload and try again.
+                # Another writer may have won a race (same new pathway, same event id, a
+                # lock): everything was rolled back; reload and try again.
                 self._cache.clear()
-                if attempt == 5:
-                    break
+            except DBAPIError:
+                self._cache.clear()
+                break
+        # Still failing: isolate the culprit, one event per transaction.
         result = IntakeResult()
         for one in parsed:
             try:

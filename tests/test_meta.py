@@ -1,0 +1,45 @@
+"""Exhaustiveness checks: the README documents every setting, the ruleset covers every spec clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cordwatch.settings import Settings
+from pathway.events import EVENT_TYPES
+from pathway.ruleset import load_ruleset
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_CLOCKS = {
+    "COORD-MSCC",
+    "COORD-METS",
+    "STEROID-MSCC",
+    "MRI-MSCC",
+    "MRI-METS",
+    "PLAN-METS",
+    "PLAN-MSCC",
+    "RT-24H",
+    "SURGERY",
+    "CWT-FDS",
+    "CWT-31",
+    "CWT-62",
+}
+
+
+def test_the_readme_lists_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    missing = [name for name in Settings.model_fields if f"CORDWATCH_{name.upper()}" not in readme]
+
+    assert missing == []
+
+
+def test_the_readme_names_every_event_type() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert [t for t in EVENT_TYPES if f"`{t}`" not in readme] == []
+
+
+def test_the_ruleset_has_exactly_the_clocks_of_the_spec() -> None:
+    ruleset = load_ruleset("nice-ng234-2023", 1)
+
+    assert {rule.id for rule in ruleset.clocks} == SPEC_CLOCKS
