@@ -153,3 +153,9 @@ class AuditEntryRow(SQLModel, table=True):
     field: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     run_id: str | None = Field(default=None, max_length=64)
+
+
+# Feature tables register themselves on the same metadata.
+import db.models_alerts  # noqa: E402
+import db.models_audit  # noqa: E402
+import db.models_letters  # noqa: E402, F401

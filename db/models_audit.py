@@ -1,0 +1,3 @@
+"""Tables of the audit feature (kept apart from db/models.py so features migrate independently)."""
+
+from __future__ import annotations
