@@ -74,7 +74,37 @@ def _intake(settings: Settings, engine: Engine) -> Intake:
     except RulesetError as error:
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from error
-    return Intake(engine, new_pathway_rules=settings.pinned_rules)
+    # Effects run after intake: in a `handle-event` flow run when Prefect is configured, or by
+    # the next deadline watch (which processes every accepted event left unprocessed).
+    return Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
+
+
+def _notify(engine: Engine, result: IntakeResult) -> None:
+    """Hand accepted events to Prefect when PREFECT_API_URL is set; a failure is only a delay."""
+    import asyncio
+    import os
+
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url or not result.accepted_event_ids:
+        return
+    from cordwatch.effects import find_inbox_entries
+    from cordwatch.prefect_server import api_healthy
+
+    if not api_healthy(api_url):
+        err.print(
+            "[yellow]Prefect is not reachable: the deadline watch will process these events[/yellow]"
+        )
+        return
+    from flows.notify import notify_event
+
+    with engine.connect() as conn:
+        entries = find_inbox_entries(conn, result.accepted_event_ids)
+
+    async def send() -> None:
+        for entry in entries:
+            await notify_event(entry)
+
+    asyncio.run(send())
 
 
 @db_app.command("upgrade")
@@ -153,6 +183,7 @@ def ingest(
             )
     else:
         result = intake.ingest_lines(lines, now=now, batch_size=settings.intake_batch_size)
+    _notify(engine, result)
     _report(result, as_json)
 
 
@@ -222,6 +253,7 @@ def record(
         envelope["recorded_by"] = by
     intake = _intake(settings, engine)
     result = intake.ingest_lines([(None, json.dumps(envelope))], now=now, batch_size=1)
+    _notify(engine, result)
     if not as_json and result.accepted:
         out.print(f"recorded {event_type} as {envelope['event_id']}")
     _report(result, as_json)
@@ -421,6 +453,62 @@ def demo(
     out.print(
         "Look closer: cordwatch show <PW-id>   (set CORDWATCH_DATABASE_URL=sqlite:///cordwatch-data/demo.db)"
     )
+
+
+@app.command()
+def watch(
+    once: Annotated[bool, typer.Option("--once", help="Run one deadline watch and exit.")] = False,
+    as_of: AsOf = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the deadline watch in-process: queue owed alerts, re-drive unprocessed events.
+
+    The scheduled `deadline-watch` deployment runs the same code every minute.
+    """
+    from cordwatch.watch import run_watch
+
+    if not once:
+        raise typer.BadParameter(
+            "only --once is supported here; `cordwatch serve` schedules the watch"
+        )
+    settings = get_settings()
+    moment = moment_or_now(as_of)
+    engine = _engine(settings)
+    report = run_watch(engine, as_of=moment)
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+        return
+    out.print(
+        f"watch at {moment.isoformat()}: {len(report.sweep.queued)} alerts queued, "
+        f"{report.sweep.clocks_at_risk} clocks at risk, {report.sweep.clocks_breached} breached, "
+        f"{len(report.redriven)} events re-driven"
+    )
+    for alert in report.sweep.queued:
+        out.print(
+            f"  {alert.level:<8} {alert.pathway_id} {alert.clock_id} due {alert.due_at.isoformat()}"
+        )
+
+
+@app.command("serve")
+def serve_command(
+    port: Annotated[
+        int, typer.Option("--port", help="Port of the local Prefect server, if one is started.")
+    ] = 4200,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Feed a simulated cohort through the flows.")
+    ] = False,
+    patients: Annotated[int, typer.Option("--patients", min=1, help="Demo cohort size.")] = 40,
+    seed: Annotated[int, typer.Option("--seed", help="Demo cohort seed.")] = 2026,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Flow runs at once.")] = 4,
+) -> None:
+    """Serve every deployment until Ctrl-C, starting a local Prefect server if none answers.
+
+    Uses PREFECT_API_URL when it answers; otherwise starts `prefect server start` on 127.0.0.1
+    with its data in cordwatch-data/prefect, and stops it on exit.
+    """
+    from cordwatch.serve import serve
+
+    serve(port=port, demo=demo, patients=patients, seed=seed, limit=limit, say=out.print)
 
 
 def main() -> None:

@@ -1,0 +1,44 @@
+"""The `deadline-watch` flow, scheduled every minute: alerts owed, events re-driven, the board."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from cordwatch.settings import get_settings
+from cordwatch.watch import WatchReport, run_watch
+from db.engine import make_engine
+from tasks.views import emit_pathway_event, publish_board, publish_pathway_views
+
+
+@task(name="sweep-deadlines")
+def sweep_deadlines(as_of: datetime) -> WatchReport:
+    """Queue the alerts owed at ``as_of`` and process events whose notification was lost."""
+    engine = make_engine(get_settings().url())
+    try:
+        return run_watch(engine, as_of=as_of)
+    finally:
+        engine.dispose()
+
+
+@flow(name="deadline-watch", flow_run_name="deadline watch")
+async def deadline_watch(as_of: datetime | None = None) -> dict[str, Any]:
+    """Compute the clocks at risk or breached, queue their alerts once, publish the coordinator board."""
+    moment = as_of or datetime.now(UTC)
+    report = sweep_deadlines(moment)
+    for entry in report.redriven:
+        await publish_pathway_views(entry.pathway_id, moment)
+        emit_pathway_event(entry, moment)
+    open_pathways = await publish_board(moment)
+    summary = {**report.as_dict(), "open_pathways": open_pathways}
+    get_run_logger().info(
+        "%d alerts queued, %d clocks at risk, %d breached, %d events re-driven, %d open pathways",
+        len(report.sweep.queued),
+        report.sweep.clocks_at_risk,
+        report.sweep.clocks_breached,
+        len(report.redriven),
+        open_pathways,
+    )
+    return summary

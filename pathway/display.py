@@ -1,0 +1,41 @@
+"""What may be shown outside the database: milestone details without free text or identifiers.
+
+Prefect artifacts, events, tags and alert texts are read by many people and kept by Prefect; they
+carry the opaque pathway id and coded facts only. Free text (reasons, names of staff, drug
+names typed by hand) can hold patient details, so only enumerated or numeric fields pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SAFE_DETAIL_KEYS = frozenset(
+    {
+        "cancer_status",
+        "pain_features",
+        "neuro_features",
+        "ambulatory_status",
+        "category",
+        "modality",
+        "finding",
+        "bilsky_grade",
+        "sins",
+        "malignant",
+        "board",
+        "plan",
+        "decision_to_treat",
+        "intent",
+        "dose_mg",
+        "frankel_grade",
+    }
+)
+
+_CODED_REASON_TYPES = frozenset({"pathway.closed"})
+
+
+def safe_details(event_type: str, details: dict[str, Any]) -> dict[str, Any]:
+    """Keep only coded fields of a milestone's details (a closing reason is coded too)."""
+    kept = {k: v for k, v in details.items() if k in SAFE_DETAIL_KEYS and v not in (None, [], "")}
+    if event_type in _CODED_REASON_TYPES and "reason" in details:
+        kept["reason"] = details["reason"]
+    return kept
