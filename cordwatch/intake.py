@@ -24,6 +24,7 @@ from db.repository import (
     AUDIT,
     INBOX,
     MILESTONE,
+    OUTBOX,
     PATHWAY,
     PATIENT,
     existing_event_hashes,
@@ -33,6 +34,7 @@ from db.repository import (
     patient_ids_by_nhs_number,
     sync_clocks,
 )
+from pathway.effects import effects_of_event
 from pathway.engine import PathwayView, admit, evaluate
 from pathway.errors import EventRejected
 from pathway.events import PathwayEvent, ReferralReceived, event_to_json, parse_event
@@ -120,6 +122,7 @@ class _Batch:
     inbox: list[dict[str, Any]] = field(default_factory=list)
     milestones: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
     touched: dict[str, _Pathway] = field(default_factory=dict)
     before: dict[str, PathwayView | None] = field(default_factory=dict)
 
@@ -354,6 +357,20 @@ class Intake:
             }
         )
         milestone = next(m for m in view.milestones if m.event_id == event.event_id)
+        before_view = current.view if current.events else None
+        for effect in effects_of_event(touched.id, event, before_view, view):
+            batch.outbox.append(
+                {
+                    "key": effect.key,
+                    "kind": effect.kind,
+                    "pathway_id": touched.id,
+                    "payload": json.dumps(effect.payload, sort_keys=True),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         batch.milestones.append(
             {
                 "pathway_id": touched.id,
@@ -474,5 +491,7 @@ class Intake:
             before = batch.before[p.id]
             changes.append((p.id, () if before is None else before.clocks, p.view.clocks))
         sync_clocks(conn, changes)
+        if batch.outbox:
+            conn.execute(insert(OUTBOX), batch.outbox)
         if batch.audit:
             conn.execute(insert(AUDIT), batch.audit)

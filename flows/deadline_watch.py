@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 from cordwatch.settings import get_settings
 from cordwatch.watch import WatchReport, run_watch
 from db.engine import make_engine
+from tasks.effects import run_pending_effects
 from tasks.views import emit_pathway_event, publish_board, publish_pathway_views
 
 
@@ -31,8 +32,9 @@ async def deadline_watch(as_of: datetime | None = None) -> dict[str, Any]:
     for entry in report.redriven:
         await publish_pathway_views(entry.pathway_id, moment)
         emit_pathway_event(entry, moment)
+    effects = await run_pending_effects(None, moment)
     open_pathways = await publish_board(moment)
-    summary = {**report.as_dict(), "open_pathways": open_pathways}
+    summary = {**report.as_dict(), "open_pathways": open_pathways, "effects": effects}
     get_run_logger().info(
         "%d alerts queued, %d clocks at risk, %d breached, %d events re-driven, %d open pathways",
         len(report.sweep.queued),

@@ -1,0 +1,61 @@
+"""Delivering pending outbox effects: each kind (letter, alert) has one handler task.
+
+Handlers are registered by the feature modules (``tasks/letters.py``, ``tasks/alerts.py``). A
+handler receives one pending outbox row, delivers it and records the result; a failure leaves
+the row pending for the next attempt, so nothing is lost and the unique key means nothing is
+sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from cordwatch.settings import get_settings
+from db.engine import make_engine
+from db.repository import OUTBOX
+
+EffectHandler = Callable[[dict[str, Any], datetime], Awaitable[str]]
+"""(outbox row as a dict, now) -> the row's new status."""
+
+EFFECT_HANDLERS: dict[str, EffectHandler] = {}
+
+
+def _load_handlers() -> None:
+    # Importing a feature module registers its handler; a missing feature is simply absent.
+    import importlib
+
+    for module in ("tasks.letters", "tasks.alerts"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+
+
+def pending_rows(pathway_id: str | None, kinds: set[str] | None = None) -> list[dict[str, Any]]:
+    """Pending outbox rows, oldest first, of one pathway or of all."""
+    engine = make_engine(get_settings().url())
+    try:
+        query = select(OUTBOX).where(OUTBOX.c.status == "pending").order_by(OUTBOX.c.id)
+        if pathway_id is not None:
+            query = query.where(OUTBOX.c.pathway_id == pathway_id)
+        if kinds is not None:
+            query = query.where(OUTBOX.c.kind.in_(sorted(kinds)))
+        with engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+    finally:
+        engine.dispose()
+
+
+async def run_pending_effects(pathway_id: str | None, now: datetime) -> dict[str, int]:
+    """Deliver every pending effect that has a handler; returns counts by resulting status."""
+    _load_handlers()
+    counts: dict[str, int] = {}
+    for row in pending_rows(pathway_id, set(EFFECT_HANDLERS)):
+        status = await EFFECT_HANDLERS[row["kind"]](row, now)
+        counts[status] = counts.get(status, 0) + 1
+    return counts
