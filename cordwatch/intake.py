@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from db.audit import append_audit
 from db.engine import transaction
 from db.repository import (
-    AUDIT,
     INBOX,
     MILESTONE,
     OUTBOX,
@@ -493,5 +493,4 @@ class Intake:
         sync_clocks(conn, changes)
         if batch.outbox:
             conn.execute(insert(OUTBOX), batch.outbox)
-        if batch.audit:
-            conn.execute(insert(AUDIT), batch.audit)
+        append_audit(conn, batch.audit)

@@ -31,10 +31,26 @@ EVENT_EFFECT_RULES: list[EffectRule] = []
 """Each feature (letters, alerts...) registers its rule here at import of its core module."""
 
 
+FEATURE_RULE_MODULES = ("pathway.letters",)
+"""Core modules that register effect rules when imported (absent modules are skipped)."""
+
+
+def _load_rules() -> None:
+    import importlib
+
+    for module in FEATURE_RULE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+
+
 def effects_of_event(
     pathway_id: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
 ) -> list[Effect]:
     """Every effect an accepted event causes, from every registered rule, in a stable order."""
+    _load_rules()
     effects: list[Effect] = []
     for rule in EVENT_EFFECT_RULES:
         effects.extend(rule(pathway_id, event, before, after))
