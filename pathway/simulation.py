@@ -339,7 +339,7 @@ class _Pathway:
                 data["histology"] = rng.choice(_HISTOLOGY)
             self.add(last_report, "histology.reported", data)
         if self.cancer_status == "suspected":
-            told = _after(last_report, _lognormal(rng, 36.0, 0.8, 2.0, 400.0))
+            told = _after(last_report, _lognormal(rng, 96.0, 1.2, 2.0, 40 * 24.0))
             self.add(told, "diagnosis.communicated", {})
 
     def decide(self, reported: int, *, emergency: bool) -> None:
@@ -401,7 +401,7 @@ class _Pathway:
             ends = _after(first, rng.uniform(24.0, 72.0))
         elif plan == "radiotherapy":
             if not emergency:
-                delay = _lognormal(rng, 24.0, 0.7, 2.0, 240.0)
+                delay = _lognormal(rng, 18.0, 0.7, 2.0, 240.0)
             elif rng.random() < 0.9:
                 delay = _lognormal(rng, 8.0, 0.6, 1.0, 23.9)
             else:
@@ -410,7 +410,7 @@ class _Pathway:
             self.add(first, "treatment.started", {"modality": "radiotherapy"})
             ends = _after(first, 24 * rng.uniform(0.0, 5.0))
         else:
-            median = 18.0 if emergency else 30.0
+            median = 14.0 if emergency else 22.0
             first = _after(decided, _lognormal(rng, median, 0.45, 3.0, 72.0))
             self.add(first, "treatment.started", {"modality": "surgery"})
             ends = _after(first, 24 * rng.uniform(5.0, 14.0))
