@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from db.audit import append_audit
@@ -234,7 +234,10 @@ class Intake:
         with transaction(self.engine) as conn:
             events = [e for _, e in parsed if not isinstance(e, Rejection)]
             known = existing_event_hashes(conn, [e.event_id for e in events])
-            pathways = self._load(conn, sorted({e.pathway for e in events}))
+            # A replayed event needs no pathway state: load only what new events touch.
+            pathways = self._load(
+                conn, sorted({e.pathway for e in events if e.event_id not in known})
+            )
             for item, candidate in parsed:
                 if isinstance(candidate, Rejection):
                     self._reject(batch, result, candidate, None, now)
@@ -462,6 +465,7 @@ class Intake:
             if fresh:
                 conn.execute(insert(PATIENT), fresh)
         new_rows = []
+        updates = []
         for p in batch.touched.values():
             values = pathway_values(p.view, updated_at=now)
             if p.is_new:
@@ -478,11 +482,17 @@ class Intake:
                     }
                 )
             else:
-                conn.execute(
-                    update(PATHWAY).where(PATHWAY.c.id == p.id).values(version=p.version, **values)
-                )
+                updates.append({"b_id": p.id, "version": p.version, **values})
         if new_rows:
             conn.execute(insert(PATHWAY), new_rows)
+        if updates:
+            columns = [name for name in updates[0] if name != "b_id"]
+            conn.execute(
+                update(PATHWAY)
+                .where(PATHWAY.c.id == bindparam("b_id"))
+                .values({name: bindparam(name) for name in columns}),
+                updates,
+            )
         if batch.inbox:
             conn.execute(insert(INBOX), batch.inbox)
             conn.execute(insert(MILESTONE), batch.milestones)

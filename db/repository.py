@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
@@ -190,19 +190,18 @@ def sync_clocks(
                 values["b_starts_at"] = clock.starts_at
                 updates.append(values)
         deletes.extend((pathway_id, key[0], key[1]) for key in old.keys() - new.keys())
-    for pathway_id, clock_id, starts_at in deletes:
+    if deletes:
         conn.execute(
             delete(CLOCK).where(
                 and_(
-                    CLOCK.c.pathway_id == pathway_id,
-                    CLOCK.c.clock_id == clock_id,
-                    CLOCK.c.starts_at == starts_at,
+                    CLOCK.c.pathway_id == bindparam("d_pathway_id"),
+                    CLOCK.c.clock_id == bindparam("d_clock_id"),
+                    CLOCK.c.starts_at == bindparam("d_starts_at"),
                 )
-            )
+            ),
+            [{"d_pathway_id": p, "d_clock_id": c, "d_starts_at": t} for p, c, t in deletes],
         )
     if updates:
-        from sqlalchemy import bindparam
-
         conn.execute(
             update(CLOCK)
             .where(

@@ -35,7 +35,13 @@ FEATURE_RULE_MODULES = ("pathway.letters",)
 """Core modules that register effect rules when imported (absent modules are skipped)."""
 
 
+_rules_loaded: list[bool] = []
+
+
 def _load_rules() -> None:
+    if _rules_loaded:
+        return
+    _rules_loaded.append(True)
     import importlib
 
     for module in FEATURE_RULE_MODULES:

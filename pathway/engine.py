@@ -114,6 +114,9 @@ class PathwayView:
     clocks: tuple[Clock, ...]
     steroids_to_stop: bool
     ruleset: str
+    fold: _Fold | None = field(default=None, compare=False, repr=False)
+    """The fold state behind this view: lets :func:`admit` apply one more in-order event
+    without folding the whole history again."""
 
     @property
     def is_closed(self) -> bool:
@@ -152,6 +155,32 @@ class _Fold:
     decided_to_treat: bool | None = None
     steroids_to_stop: bool = False
     milestones: list[Milestone] = field(default_factory=list)
+    last_key: tuple[datetime, int, str] | None = None
+
+    def clone(self) -> _Fold:
+        """An independent copy (clock instances are immutable, containers are copied)."""
+        return _Fold(
+            rules=self.rules,
+            clocks=self.clocks,
+            reference=self.reference,
+            category=self.category,
+            cancer_status=self.cancer_status,
+            pain=set(self.pain),
+            neuro=set(self.neuro),
+            referred_at=self.referred_at,
+            closed_at=self.closed_at,
+            closed_reason=self.closed_reason,
+            running=dict(self.running),
+            finished=list(self.finished),
+            satisfied=set(self.satisfied),
+            started_once=set(self.started_once),
+            seen=dict(self.seen),
+            ct_requested=self.ct_requested,
+            decided_to_treat=self.decided_to_treat,
+            steroids_to_stop=self.steroids_to_stop,
+            milestones=list(self.milestones),
+            last_key=self.last_key,
+        )
 
     def start(self, clock: EffectiveClock, at: datetime) -> None:
         self.running[clock.id] = start_clock(
@@ -283,6 +312,7 @@ def _check_prerequisites(fold: _Fold, event: PathwayEvent) -> None:
 
 def _apply(fold: _Fold, event: PathwayEvent) -> None:
     at = event.occurred_at
+    fold.last_key = sort_key(event)
     _check_prerequisites(fold, event)
     fold.milestones.append(Milestone(event.type, at, event.event_id, _details(event)))
     fold.seen.setdefault(event.type, at)
@@ -413,6 +443,10 @@ def evaluate(events: Iterable[PathwayEvent], rules: PinnedRules) -> PathwayView:
     fold = _Fold(rules=rules, clocks=rules.clocks())
     for event in sorted(events, key=sort_key):
         _apply(fold, event)
+    return _view(fold)
+
+
+def _view(fold: _Fold) -> PathwayView:
     if fold.referred_at is None:
         raise EventRejected("pathway", "unknown pathway: no referral.received is recorded for it")
     clocks = sorted([*fold.finished, *fold.running.values()], key=lambda c: (c.starts_at, c.id))
@@ -428,7 +462,8 @@ def evaluate(events: Iterable[PathwayEvent], rules: PinnedRules) -> PathwayView:
         milestones=tuple(fold.milestones),
         clocks=tuple(clocks),
         steroids_to_stop=fold.steroids_to_stop,
-        ruleset=rules.label,
+        ruleset=fold.rules.label,
+        fold=fold,
     )
 
 
@@ -475,6 +510,15 @@ def admit(
     if event.occurred_at < view.referred_at:
         raise _fail(event, "occurred_at", "before the pathway's referral")
     try:
+        if (
+            view.fold is not None
+            and view.fold.last_key is not None
+            and sort_key(event) > view.fold.last_key
+        ):
+            # In clinical order (the usual case): apply just this event to a copy of the fold.
+            fold = view.fold.clone()
+            _apply(fold, event)
+            return _view(fold)
         return evaluate([*recorded, event], rules)
     except _Rejection as err:
         if err.event_id == event.event_id:

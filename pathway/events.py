@@ -473,15 +473,16 @@ def parse_event(raw: str | bytes) -> PathwayEvent:
         EventRejected: bad JSON, an unknown type or field, a naive time, a value outside
             an enumeration...; ``field`` names the offending field.
     """
+    data = raw if isinstance(raw, bytes) else raw.encode()
     try:
-        decoded = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise EventRejected("event", f"not valid JSON ({err.__class__.__name__})") from err
-    if not isinstance(decoded, dict):
-        raise EventRejected("event", "an event must be a JSON object")
-    try:
-        return _ADAPTER.validate_json(raw if isinstance(raw, bytes) else raw.encode())
+        return _ADAPTER.validate_json(data)
     except ValidationError as err:
+        try:
+            decoded = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as bad:
+            raise EventRejected("event", f"not valid JSON ({bad.__class__.__name__})") from bad
+        if not isinstance(decoded, dict):
+            raise EventRejected("event", "an event must be a JSON object") from err
         raise _rejection(err, decoded) from err
 
 
