@@ -1,0 +1,128 @@
+"""No patient identifier reaches Prefect: run names, tags, parameters, artifacts, logs and events.
+
+A simulated cohort goes through the bulk `ingest` flow, per-event `handle-event` runs and the
+deadline watch; then everything the Prefect API holds is read back and searched for every
+patient's NHS number (both spellings), MRN, names and date of birth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL
+from sqlalchemy import Engine, select
+
+from cordwatch.intake import Intake
+from cordwatch.settings import get_settings
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.repository import INBOX
+from flows.deadline_watch import deadline_watch
+from flows.handle_event import handle_event
+from flows.ingest import ingest_file
+from pathway.nhs_number import format_nhs_number
+from pathway.simulation import simulate_cohort
+from tests.conftest import RULES
+
+pytestmark = pytest.mark.prefect
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'privacy.db'}"
+    monkeypatch.setenv("CORDWATCH_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def identifiers(events: list[dict[str, Any]]) -> set[str]:
+    """Every patient identifier in the cohort, in the spellings a leak could take."""
+    found: set[str] = set()
+    for event in events:
+        if event["type"] != "referral.received":
+            continue
+        patient = event["data"]["patient"]
+        found |= {patient["given_name"], patient["family_name"], patient["date_of_birth"]}
+        if patient.get("nhs_number"):
+            digits = patient["nhs_number"].replace(" ", "")
+            found |= {digits, format_nhs_number(digits)}
+        if patient.get("mrn"):
+            found.add(patient["mrn"])
+    return found
+
+
+async def everything_prefect_holds() -> str:
+    """Flow runs, artifacts, logs and events from the Prefect API, as one text."""
+    texts: list[str] = []
+    api = str(PREFECT_API_URL.value())
+    async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+        for path, body in [
+            ("/flow_runs/filter", {"limit": 200, "offset": 0, "sort": "ID_DESC"}),
+            ("/task_runs/filter", {"limit": 200, "offset": 0, "sort": "ID_DESC"}),
+            ("/artifacts/filter", {"limit": 200, "offset": 0, "sort": "ID_DESC"}),
+            ("/logs/filter", {"limit": 200, "offset": 0, "sort": "TIMESTAMP_ASC"}),
+        ]:
+            offset = 0
+            while True:
+                page = (await client.post(path, json={**body, "offset": offset})).json()
+                texts.append(json.dumps(page))
+                if len(page) < 200:
+                    break
+                offset += 200
+        events = (await client.post("/events/filter", json={"limit": 50})).json()
+        texts.append(json.dumps(events))
+        while events.get("next_page"):
+            events = (await client.get(events["next_page"])).json()
+            texts.append(json.dumps(events))
+    return "\n".join(texts)
+
+
+def test_no_patient_identifier_reaches_prefect(database: Engine, tmp_path: Path) -> None:
+    cohort = simulate_cohort(
+        patients=25, seed=77, start=NOW - timedelta(days=10), span_days=9, horizon=NOW
+    )
+    canaries = identifiers(cohort)
+    live_refs = sorted({e["pathway"] for e in cohort})[:6]
+    bulk = [e for e in cohort if e["pathway"] not in live_refs]
+    live = [e for e in cohort if e["pathway"] in live_refs]
+    source = tmp_path / "bulk.jsonl"
+    source.write_text("".join(json.dumps(e) + "\n" for e in bulk), encoding="utf-8")
+
+    asyncio.run(ingest_file(str(source), NOW))
+    intake = Intake(database, new_pathway_rules=lambda: RULES, mark_processed=False)
+    assert intake.ingest_lines(((None, json.dumps(e)) for e in live), now=NOW).rejected == []
+    with database.connect() as conn:
+        pending = (
+            conn.execute(select(INBOX.c.event_id).where(INBOX.c.processed_at.is_(None)))
+            .scalars()
+            .all()
+        )
+    for event_id in pending:
+        asyncio.run(handle_event(event_id))
+    asyncio.run(deadline_watch(NOW + timedelta(hours=1)))
+    held = asyncio.run(everything_prefect_holds())
+
+    assert len(canaries) > 50
+    # The search looks at real content: run names, artifacts, logs and events are all there.
+    for expected in (
+        "PW-",
+        "coordinator-board",
+        "-timeline",
+        "cordwatch.referral.received",
+        "processed",
+    ):
+        assert expected in held
+    leaks = sorted(c for c in canaries if c in held)
+    assert leaks == []
