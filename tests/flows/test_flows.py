@@ -72,7 +72,12 @@ def test_handle_event_names_tags_publishes_and_processes_once(sqlite_only: Engin
     again = asyncio.run(handle_event("f1-1"))
     runs, artifacts = asyncio.run(_runs_and_artifacts(f"{pathway_id} referral.received"))
 
-    assert first == {"pathway": pathway_id, "type": "referral.received", "newly_processed": True, "effects": {}}
+    assert first == {
+        "pathway": pathway_id,
+        "type": "referral.received",
+        "newly_processed": True,
+        "effects": {},
+    }
     assert again["newly_processed"] is False
     assert len(runs) == 2
     assert set(runs[0].tags) >= {
