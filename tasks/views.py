@@ -133,7 +133,13 @@ def emit_pathway_event(entry: InboxEntry, occurred_at: datetime) -> None:
 
 def board_table(rows: list[BoardRow], zone: Any) -> list[dict[str, Any]]:
     """The coordinator board as artifact rows with a red / amber / green flag."""
-    flags = {"breached": "🔴 red", "at_risk": "🟠 amber", "ok": "🟢 green", "REVIEW": "🟣 review"}
+    flags = {
+        "breached": "RED: breached",
+        "at_risk": "AMBER: at risk",
+        "ok": "GREEN: on track",
+        "REVIEW": "REVIEW: set a category",
+        "no clock": "no running clock",
+    }
     return [
         {
             "status": flags.get(r.mark, r.mark),
@@ -141,7 +147,7 @@ def board_table(rows: list[BoardRow], zone: Any) -> list[dict[str, Any]]:
             "category": r.category,
             "stage": r.stage,
             "clock": r.clock_id or "",
-            "due": local_time(r.due_at, zone),
+            "due": local_time(r.due_at, zone) if r.due_at else "",
             "time left": human_delta(r.time_left) if r.time_left is not None else "",
             "breached clocks": r.breached_clocks,
         }
