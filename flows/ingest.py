@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
 from cordwatch.effects import mark_processed
@@ -19,7 +20,12 @@ PER_PATHWAY_VIEWS_LIMIT = 300
 """Above this many pathways touched, a bulk load refreshes the board only (not every timeline)."""
 
 
-@flow(name="ingest", flow_run_name="ingest {path}")
+def _run_name() -> str:
+    """``ingest cohort.jsonl``: the file's name, not its folder."""
+    return f"ingest {Path(str(flow_run.parameters.get('path', ''))).name}"
+
+
+@flow(name="ingest", flow_run_name=_run_name)
 async def ingest_file(path: str, as_of: datetime | None = None) -> dict[str, Any]:
     """Apply a JSON Lines file in batches; one run instead of one run per event."""
     settings = get_settings()
