@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+from prefect.runtime import flow_run
 
 from cordwatch.effects import mark_processed
 from cordwatch.intake import Intake, IntakeResult
