@@ -28,9 +28,17 @@ def free_port() -> int:
 
 
 def start_server(
-    *, home: Path, port: int, log: Path, wait_seconds: float = 120
+    *,
+    home: Path,
+    port: int,
+    log: Path,
+    wait_seconds: float = 120,
+    database_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``prefect server start`` on 127.0.0.1:``port`` with its own PREFECT_HOME (SQLite).
+
+    Args:
+        database_url: Prefect's own database (``postgresql+asyncpg://...``) instead of SQLite.
 
     Raises:
         RuntimeError: the server did not answer within ``wait_seconds``.
@@ -44,6 +52,8 @@ def start_server(
         "PREFECT_SERVER_API_PORT": str(port),
     }
     env.pop("PREFECT_API_URL", None)
+    if database_url is not None:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     prefect = Path(sys.executable).with_name("prefect")
     handle = log.open("ab")
     process = subprocess.Popen(
