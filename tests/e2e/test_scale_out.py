@@ -90,8 +90,9 @@ def test_two_workers_on_a_process_pool_run_the_flows_against_postgresql(
     }
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        run = (
-            lambda *args: subprocess.run(  # noqa: E731
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
                 [str(BIN / args[0]), *args[1:]],
                 cwd=ROOT,
                 env=env,
@@ -99,7 +100,7 @@ def test_two_workers_on_a_process_pool_run_the_flows_against_postgresql(
                 text=True,
                 timeout=300,
             )
-        )
+
         assert run("cordwatch", "db", "upgrade").returncode == 0
         created = run("prefect", "work-pool", "create", "cordwatch", "--type", "process")
         assert created.returncode == 0, created.stdout + created.stderr
