@@ -52,10 +52,14 @@ def phase_cordwatch(path: Path, url: str) -> dict[str, Any]:
     rules = Settings(database_url=url).pinned_rules()
     lines = path.read_text(encoding="utf-8").splitlines()
     began = time.perf_counter()
-    result = Intake(engine, new_pathway_rules=lambda: rules).ingest_lines(enumerate(lines, 1), now=NOW)
+    result = Intake(engine, new_pathway_rules=lambda: rules).ingest_lines(
+        enumerate(lines, 1), now=NOW
+    )
     first = time.perf_counter() - began
     began = time.perf_counter()
-    replay = Intake(engine, new_pathway_rules=lambda: rules).ingest_lines(enumerate(lines, 1), now=NOW)
+    replay = Intake(engine, new_pathway_rules=lambda: rules).ingest_lines(
+        enumerate(lines, 1), now=NOW
+    )
     again = time.perf_counter() - began
     return {
         "events": len(lines),
@@ -74,8 +78,12 @@ def phase_raw_sqlite(path: Path, db_file: Path) -> dict[str, Any]:
     conn = sqlite3.connect(db_file, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE event (event_id TEXT PRIMARY KEY, pathway TEXT, type TEXT, occurred_at TEXT, payload TEXT)")
-    conn.execute("CREATE TABLE pathway (reference TEXT PRIMARY KEY, version INTEGER, last_type TEXT)")
+    conn.execute(
+        "CREATE TABLE event (event_id TEXT PRIMARY KEY, pathway TEXT, type TEXT, occurred_at TEXT, payload TEXT)"
+    )
+    conn.execute(
+        "CREATE TABLE pathway (reference TEXT PRIMARY KEY, version INTEGER, last_type TEXT)"
+    )
     began = time.perf_counter()
     for start in range(0, len(lines), 500):
         conn.execute("BEGIN IMMEDIATE")
@@ -108,7 +116,9 @@ def _postgres_database(admin_url: str) -> tuple[str, str] | None:
     from sqlalchemy.exc import OperationalError
 
     name = f"cordwatch_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     try:
         with engine.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -120,7 +130,9 @@ def _postgres_database(admin_url: str) -> tuple[str, str] | None:
 def _drop_postgres(admin_url: str, name: str) -> None:
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -158,23 +170,46 @@ def main() -> None:
 
     events = generated["events"]
     rows = [
-        ("cohort", f"{args.patients:,} patients, {events:,} events (generated in {generated['seconds']:.1f} s)"),
-        ("raw sqlite3 insert+update", f"{events / raw['seconds']:,.0f} events/s ({raw['seconds']:.1f} s)"),
-        ("cordwatch → SQLite", f"{events / sqlite['seconds']:,.0f} events/s ({sqlite['seconds']:.1f} s; {sqlite['accepted']:,} accepted, {sqlite['rejected']} rejected)"),
-        ("ratio raw / cordwatch (SQLite)", f"{raw['seconds'] and sqlite['seconds'] / raw['seconds']:.1f}x slower than the physical baseline"),
-        ("replay (SQLite, all duplicates)", f"{sqlite['replay_seconds']:.1f} s = {sqlite['seconds'] / sqlite['replay_seconds']:.1f}x faster than first ingest ({sqlite['replay_duplicates']:,} duplicates)"),
+        (
+            "cohort",
+            f"{args.patients:,} patients, {events:,} events (generated in {generated['seconds']:.1f} s)",
+        ),
+        (
+            "raw sqlite3 insert+update",
+            f"{events / raw['seconds']:,.0f} events/s ({raw['seconds']:.1f} s)",
+        ),
+        (
+            "cordwatch → SQLite",
+            f"{events / sqlite['seconds']:,.0f} events/s ({sqlite['seconds']:.1f} s; {sqlite['accepted']:,} accepted, {sqlite['rejected']} rejected)",
+        ),
+        (
+            "ratio raw / cordwatch (SQLite)",
+            f"{raw['seconds'] and sqlite['seconds'] / raw['seconds']:.1f}x slower than the physical baseline",
+        ),
+        (
+            "replay (SQLite, all duplicates)",
+            f"{sqlite['replay_seconds']:.1f} s = {sqlite['seconds'] / sqlite['replay_seconds']:.1f}x faster than first ingest ({sqlite['replay_duplicates']:,} duplicates)",
+        ),
         ("peak memory (SQLite ingest process)", f"{sqlite['peak_mb']:.0f} MB"),
     ]
     if postgres is not None:
         rows += [
-            ("cordwatch → PostgreSQL", f"{events / postgres['seconds']:,.0f} events/s ({postgres['seconds']:.1f} s; {postgres['accepted']:,} accepted)"),
-            ("replay (PostgreSQL)", f"{postgres['replay_seconds']:.1f} s = {postgres['seconds'] / postgres['replay_seconds']:.1f}x faster than first ingest"),
+            (
+                "cordwatch → PostgreSQL",
+                f"{events / postgres['seconds']:,.0f} events/s ({postgres['seconds']:.1f} s; {postgres['accepted']:,} accepted)",
+            ),
+            (
+                "replay (PostgreSQL)",
+                f"{postgres['replay_seconds']:.1f} s = {postgres['seconds'] / postgres['replay_seconds']:.1f}x faster than first ingest",
+            ),
             ("peak memory (PostgreSQL ingest process)", f"{postgres['peak_mb']:.0f} MB"),
         ]
     else:
         rows.append(("cordwatch → PostgreSQL", "skipped: no server at " + args.postgres))
     width = max(len(name) for name, _ in rows)
-    print("benchmarks/ingest.py — targets: ≥ 2,000 events/s SQLite, ≥ 1,000 PostgreSQL, replay ≥ 5x, < 500 MB")
+    print(
+        "benchmarks/ingest.py — targets: ≥ 2,000 events/s SQLite, ≥ 1,000 PostgreSQL, replay ≥ 5x, < 500 MB"
+    )
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
 
