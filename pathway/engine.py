@@ -341,7 +341,13 @@ def _apply(fold: _Fold, event: PathwayEvent) -> None:
             _override(fold, event.data.category, at)
         case NeuroDeteriorated():
             fold.neuro |= set(event.data.neuro_features)
-            upgraded = triage(fold.cancer_status, fold.pain, fold.neuro)
+            # Spec section 3: deterioration upgrades suspected spinal metastases to suspected
+            # MSCC, also when a clinician set that category on a referral triage left in review.
+            upgraded = (
+                Category.SUSPECTED_MSCC
+                if fold.category is Category.SUSPECTED_SPINAL_METASTASES
+                else triage(fold.cancer_status, fold.pain, fold.neuro)
+            )
             if CATEGORY_RANK[upgraded] > CATEGORY_RANK[fold.category]:
                 fold.enter(upgraded, at)
         case ImagingRequested():
@@ -357,7 +363,7 @@ def _apply(fold: _Fold, event: PathwayEvent) -> None:
                 fold.decided_to_treat = event.data.decision_to_treat
         case PathwayClosed():
             _close(fold, at, event.data.reason.value)
-        case (
+        case (  # pragma: no branch - the remaining types, listed: no event falls through
             CoordinatorContacted()
             | SteroidsStarted()
             | SteroidsWithheld()

@@ -1,0 +1,184 @@
+"""Decisions about the outside world made in the core: alerts owed, safe details, effects."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pathway.effects
+from pathway.alerts import AlertDue, AlertLevel, alert_key, alerts_due
+from pathway.display import safe_details
+from pathway.effects import Effect, effects_of_event
+from pathway.engine import PathwayView
+from pathway.events import PathwayEvent
+from pathway.ruleset import ClockKind
+from tests.factories import T0, H, S, coordinator_contacted, mscc_referral, view_of
+
+DUE = T0 + 24 * H
+WARNINGS = (T0 + 12 * H, T0 + 18 * H)
+
+
+def _owed(at: datetime, *, kind: ClockKind = "hour", running: bool = True) -> list[AlertDue]:
+    return alerts_due(
+        kind=kind,
+        due_at=DUE,
+        warnings=WARNINGS,
+        running=running,
+        at=at,
+    )
+
+
+@pytest.mark.parametrize(
+    ("at", "kind", "owed"),
+    [
+        pytest.param(T0 + H, "hour", [], id="early: nothing"),
+        pytest.param(
+            T0 + 12 * H,
+            "hour",
+            [AlertDue(AlertLevel.AT_RISK, 1, T0 + 12 * H)],
+            id="50 %: first at-risk",
+        ),
+        pytest.param(
+            T0 + 20 * H,
+            "hour",
+            [
+                AlertDue(AlertLevel.AT_RISK, 1, T0 + 12 * H),
+                AlertDue(AlertLevel.AT_RISK, 2, T0 + 18 * H),
+            ],
+            id="75 %: both at-risk alerts",
+        ),
+        pytest.param(
+            DUE,
+            "hour",
+            [
+                AlertDue(AlertLevel.AT_RISK, 1, T0 + 12 * H),
+                AlertDue(AlertLevel.AT_RISK, 2, T0 + 18 * H),
+            ],
+            id="hour clock at due_at: not yet a breach",
+        ),
+        pytest.param(
+            DUE + S,
+            "hour",
+            [AlertDue(AlertLevel.BREACH, 1, DUE)],
+            id="hour clock past due_at: breach only",
+        ),
+        pytest.param(
+            DUE, "day", [AlertDue(AlertLevel.BREACH, 1, DUE)], id="day clock at due_at: breach"
+        ),
+    ],
+)
+def test_a_running_clock_owes_at_risk_then_breach_alerts(
+    at: datetime, kind: ClockKind, owed: list[AlertDue]
+) -> None:
+    assert _owed(at, kind=kind) == owed
+
+
+def test_a_stopped_clock_owes_nothing() -> None:
+    assert _owed(DUE + 10 * H, running=False) == []
+
+
+def test_the_alert_key_is_stable_for_one_clock_level_and_step() -> None:
+    due = AlertDue(AlertLevel.BREACH, 1, DUE)
+
+    key = alert_key("PW-7", "MRI-MSCC", T0, due)
+
+    assert key == "alert:PW-7:MRI-MSCC:20261102T090000Z:breach:1"
+    assert key == alert_key("PW-7", "MRI-MSCC", T0, AlertDue(AlertLevel.BREACH, 1, DUE + H))
+    assert key != alert_key("PW-7", "MRI-MSCC", T0 + H, due)
+
+
+def test_safe_details_keep_coded_facts_and_drop_free_text_and_blanks() -> None:
+    details: dict[str, Any] = {
+        "modality": "mri_whole_spine",
+        "reason": "patient said her neighbour Mrs Smith drove her",
+        "coordinator": "Jane Doe",
+        "neuro_features": [],
+        "levels": "T4-T6",
+        "bilsky_grade": None,
+        "dose_mg": 16.0,
+    }
+
+    assert safe_details("imaging.requested", details) == {
+        "modality": "mri_whole_spine",
+        "dose_mg": 16.0,
+    }
+
+
+def test_safe_details_keep_the_coded_closing_reason() -> None:
+    assert safe_details("pathway.closed", {"reason": "died"}) == {"reason": "died"}
+    assert safe_details("pathway.closed", {}) == {}
+
+
+@pytest.fixture
+def fresh_rules(monkeypatch: pytest.MonkeyPatch) -> list[pathway.effects.EffectRule]:
+    """An empty rule registry, not yet loaded; the module's own state is restored afterwards."""
+    rules: list[pathway.effects.EffectRule] = []
+    monkeypatch.setattr(pathway.effects, "EVENT_EFFECT_RULES", rules)
+    monkeypatch.setattr(pathway.effects, "_rules_loaded", [])
+    return rules
+
+
+def test_effects_come_from_every_registered_rule_in_order(
+    fresh_rules: list[pathway.effects.EffectRule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pathway.effects, "FEATURE_RULE_MODULES", ("pathway.display",))
+
+    def letters(
+        pid: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+    ) -> list[Effect]:
+        return [Effect("letter", f"letter:{pid}:{event.event_id}")]
+
+    def alerts(
+        pid: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+    ) -> list[Effect]:
+        return [Effect("alert", f"alert:{pid}", {"stage": after.stage.value})]
+
+    fresh_rules.extend([letters, alerts])
+    referral = mscc_referral()
+    after = view_of([referral])
+
+    effects = effects_of_event("PW-1", referral, None, after)
+
+    assert [e.kind for e in effects] == ["letter", "alert"]
+    assert effects[0].key == f"letter:PW-1:{referral.event_id}"
+    assert effects[1].payload == {"stage": "awaiting_imaging"}
+
+
+def test_feature_modules_are_imported_once_and_absent_ones_skipped(
+    fresh_rules: list[pathway.effects.EffectRule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        pathway.effects, "FEATURE_RULE_MODULES", ("pathway.no_such_feature_module",)
+    )
+    event = coordinator_contacted(T0 + H)
+    after = view_of([mscc_referral(), event])
+
+    first = effects_of_event("PW-1", event, after, after)
+    second = effects_of_event("PW-1", event, after, after)
+
+    assert first == second == []
+    assert pathway.effects._rules_loaded == [True]
+
+
+def test_a_feature_module_with_a_broken_import_is_not_hidden(
+    fresh_rules: list[pathway.effects.EffectRule],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "cordwatch_broken_feature.py").write_text(
+        "import cordwatch_missing_dependency  # noqa: F401\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(pathway.effects, "FEATURE_RULE_MODULES", ("cordwatch_broken_feature",))
+    monkeypatch.delitem(sys.modules, "cordwatch_broken_feature", raising=False)
+    event = coordinator_contacted(T0 + H)
+    after = view_of([mscc_referral(), event])
+
+    with pytest.raises(ModuleNotFoundError) as missing:
+        effects_of_event("PW-1", event, after, after)
+
+    assert missing.value.name == "cordwatch_missing_dependency"
