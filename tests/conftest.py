@@ -25,6 +25,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 """The moment of intake in database tests: after every fixture event, never today's date."""
 
+SQLITE_NO_DELETE_TRIGGER = (
+    "CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry "
+    "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END"
+)
+
 RULES: PinnedRules = pin_rules(load_ruleset("nice-ng234-2023", 1), timezone="Europe/London")
 
 
@@ -71,8 +76,19 @@ def postgres_url() -> Iterator[str]:
 
 def _empty(engine: Engine) -> None:
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Triggers refuse DELETE on audit_entry; a superuser may switch them off here.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_delete"))
         for table in (AUDIT, OUTBOX, CLOCK, MILESTONE, INBOX, PATHWAY, PATIENT):
             conn.execute(table.delete())
+        conn.execute(
+            text("UPDATE audit_head SET last_id = 0, last_hash = :h, configuration = NULL"),
+            {"h": "0" * 64},
+        )
+        if conn.dialect.name == "sqlite":
+            conn.execute(text(SQLITE_NO_DELETE_TRIGGER))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -1,0 +1,276 @@
+"""Queries behind the performance report and the pathway timeline (no patient identifiers leave).
+
+The report reads clock rows and a few coded milestone details; the timeline reads one pathway's
+milestones with their inbox envelope (who recorded what, when it arrived), its clocks, its
+alerts and its audit entries. Neither touches the patient table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from db.audit import AUDIT_FIELDS
+from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, get_pathway
+from pathway.report import ClockFact, PathwayFact, PerformanceReport, build_report
+
+_REPORT_MILESTONES = (
+    "referral.received",
+    "imaging.performed",
+    "imaging.reported",
+    "outcome.recorded",
+)
+
+
+def period_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants from the first moment of ``start`` to the first moment after ``end``."""
+    return (
+        datetime.combine(start, time(0), tzinfo=zone),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
+def load_clock_facts(conn: Connection, begin: datetime, end: datetime) -> list[ClockFact]:
+    """Clocks that started in [begin, end), with their pathway's category."""
+    query = (
+        select(
+            CLOCK.c.pathway_id,
+            PATHWAY.c.category,
+            CLOCK.c.clock_id,
+            CLOCK.c.kind,
+            CLOCK.c.starts_at,
+            CLOCK.c.due_at,
+            CLOCK.c.stopped_at,
+            CLOCK.c.status,
+            CLOCK.c.reason,
+        )
+        .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
+        .where(CLOCK.c.starts_at >= begin, CLOCK.c.starts_at < end)
+    )
+    return [ClockFact(*row) for row in conn.execute(query)]
+
+
+def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list[PathwayFact]:
+    """Pathways referred in [begin, end), with ambulatory status, MRI scans and confirmed MSCC."""
+    in_period = (PATHWAY.c.referred_at >= begin, PATHWAY.c.referred_at < end)
+    pathways = {
+        row.id: {"category": row.category, "referred_at": row.referred_at}
+        for row in conn.execute(
+            select(PATHWAY.c.id, PATHWAY.c.category, PATHWAY.c.referred_at).where(*in_period)
+        )
+    }
+    facts: dict[str, dict[str, Any]] = {
+        key: {"scans": 0, "mscc": False, "referral": None, "after": None, "after_at": None}
+        for key in pathways
+    }
+    query = (
+        select(
+            MILESTONE.c.pathway_id, MILESTONE.c.type, MILESTONE.c.occurred_at, MILESTONE.c.details
+        )
+        .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
+        .where(*in_period, MILESTONE.c.type.in_(_REPORT_MILESTONES))
+    )
+    for row in conn.execute(query):
+        details = json.loads(row.details)
+        fact = facts[row.pathway_id]
+        if row.type == "referral.received":
+            fact["referral"] = details.get("ambulatory_status")
+        elif row.type == "imaging.performed":
+            fact["scans"] += details.get("modality") == "mri_whole_spine"
+        elif row.type == "imaging.reported":
+            fact["mscc"] = fact["mscc"] or details.get("finding") == "mscc"
+        elif fact["after_at"] is None or row.occurred_at >= fact["after_at"]:
+            # The latest outcome recorded stands for the status after treatment.
+            fact["after"] = details.get("ambulatory_status")
+            fact["after_at"] = row.occurred_at
+    return [
+        PathwayFact(
+            pathway_id=key,
+            category=values["category"],
+            referred_at=values["referred_at"],
+            ambulatory_at_referral=facts[key]["referral"],
+            ambulatory_after_treatment=facts[key]["after"],
+            mri_scans=facts[key]["scans"],
+            mscc_confirmed=facts[key]["mscc"],
+        )
+        for key, values in pathways.items()
+    ]
+
+
+def performance_report(
+    conn: Connection, *, start: date, end: date, as_of: datetime, timezone: str
+) -> PerformanceReport:
+    """The performance report for the days ``start`` to ``end`` (inclusive) in ``timezone``."""
+    begin, finish = period_bounds(start, end, ZoneInfo(timezone))
+    return build_report(
+        load_clock_facts(conn, begin, finish),
+        load_pathway_facts(conn, begin, finish),
+        period_start=start,
+        period_end=end,
+        as_of=as_of,
+        timezone=timezone,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """One line of a pathway's timeline: what happened when, who recorded it, when it arrived."""
+
+    at: datetime
+    kind: str  # milestone, clock.started, clock.due, clock.stopped, alert, audit
+    what: str
+    clock_id: str | None = None
+    status: str | None = None
+    recorded_by: str | None = None
+    source: str | None = None
+    received_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineClock:
+    clock_id: str
+    kind: str
+    limit: str
+    starts_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None
+    status: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    pathway_id: str
+    reference: str
+    category: str
+    status: str
+    ruleset: str
+    as_of: datetime
+    clocks: list[TimelineClock]
+    items: list[TimelineItem]
+
+    def as_dict(self) -> dict[str, Any]:
+        def convert(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: convert(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [convert(v) for v in value]
+            if isinstance(value, datetime):
+                return value.isoformat()
+            return value
+
+        return dict(convert(asdict(self)))
+
+
+_KIND_ORDER = {"milestone": 0, "clock.started": 1, "clock.stopped": 2, "audit": 3, "alert": 4}
+
+
+def pathway_timeline(conn: Connection, key: str, *, as_of: datetime) -> Timeline:
+    """Everything that happened to one pathway, in the order it happened.
+
+    Raises:
+        UnknownPathway: no pathway has that reference or id.
+    """
+    pathway = get_pathway(conn, key)
+    items: list[TimelineItem] = []
+    milestones = conn.execute(
+        select(
+            MILESTONE.c.type,
+            MILESTONE.c.occurred_at,
+            MILESTONE.c.details,
+            INBOX.c.recorded_by,
+            INBOX.c.source,
+            INBOX.c.received_at,
+        )
+        .join(INBOX, INBOX.c.event_id == MILESTONE.c.event_id)
+        .where(MILESTONE.c.pathway_id == pathway.id)
+    )
+    for m in milestones:
+        items.append(
+            TimelineItem(
+                at=m.occurred_at,
+                kind="milestone",
+                what=m.type,
+                recorded_by=m.recorded_by,
+                source=m.source,
+                received_at=m.received_at,
+                details=json.loads(m.details),
+            )
+        )
+    clocks = [
+        TimelineClock(
+            r.clock_id, r.kind, r.limit, r.starts_at, r.due_at, r.stopped_at, r.status, r.reason
+        )
+        for r in conn.execute(
+            select(CLOCK).where(CLOCK.c.pathway_id == pathway.id).order_by(CLOCK.c.starts_at)
+        )
+    ]
+    for c in clocks:
+        items.append(
+            TimelineItem(
+                c.starts_at, "clock.started", f"{c.clock_id} started ({c.limit})", c.clock_id
+            )
+        )
+        items.append(TimelineItem(c.due_at, "clock.due", f"{c.clock_id} due", c.clock_id))
+        if c.stopped_at is not None:
+            items.append(
+                TimelineItem(
+                    c.stopped_at,
+                    "clock.stopped",
+                    f"{c.clock_id} stopped: {c.status}" + (f" ({c.reason})" if c.reason else ""),
+                    c.clock_id,
+                    c.status,
+                )
+            )
+    for alert in conn.execute(
+        select(OUTBOX.c.created_at, OUTBOX.c.payload, OUTBOX.c.status).where(
+            OUTBOX.c.pathway_id == pathway.id, OUTBOX.c.kind == "alert"
+        )
+    ):
+        payload = json.loads(alert.payload)
+        items.append(
+            TimelineItem(
+                alert.created_at,
+                "alert",
+                f"{payload.get('level', 'alert')} alert for {payload.get('clock_id', '?')}",
+                payload.get("clock_id"),
+                alert.status,
+                source="deadline-watch",
+            )
+        )
+    # Audit entries other than accepted events (those are the milestones above): rejections,
+    # alerts and acknowledgements, letters, clock status changes.
+    audit_columns = [AUDIT.c[name] for name in AUDIT_FIELDS]
+    for entry in conn.execute(
+        select(*audit_columns)
+        .where(AUDIT.c.pathway_id == pathway.id, AUDIT.c.action != "event.accepted")
+        .where(~AUDIT.c.action.like("clock.%"))
+        .order_by(AUDIT.c.id)
+    ):
+        items.append(
+            TimelineItem(
+                entry.occurred_at or entry.at,
+                "audit",
+                entry.action + (f": {entry.reason}" if entry.reason else ""),
+                recorded_by=entry.actor,
+                source=entry.source,
+                received_at=entry.at,
+            )
+        )
+    items.sort(key=lambda i: (i.at, _KIND_ORDER.get(i.kind, 5)))
+    return Timeline(
+        pathway_id=pathway.id,
+        reference=pathway.reference,
+        category=pathway.category,
+        status=pathway.status,
+        ruleset=pathway.ruleset,
+        as_of=as_of,
+        clocks=clocks,
+        items=items,
+    )

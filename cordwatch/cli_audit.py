@@ -1,0 +1,192 @@
+"""Administrator commands: `cordwatch audit verify`, `cordwatch timeline` and `cordwatch report`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from cordwatch.settings import get_settings
+
+audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
+
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+def _engine() -> Engine:
+    from db.engine import make_engine
+    from db.migrate import upgrade
+
+    engine = make_engine(get_settings().url())
+    upgrade(engine)
+    return engine
+
+
+def _moment(text: str | None) -> datetime:
+    """The shell's single reading of the clock, unless the user gave the moment."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time", param_hint="--as-of"
+        ) from error
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            "give a UTC offset: a naive time is ambiguous", param_hint="--as-of"
+        )
+    return moment.astimezone(UTC)
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from error
+
+
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="The moment to look at (ISO 8601 with offset). Default: now."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonFlag = False) -> None:
+    """Walk the audit hash chain; name the first entry changed, removed or inserted.
+
+    Exit code 0 when the chain is intact, 1 otherwise.
+    """
+    from db.audit import verify_chain
+
+    engine = _engine()
+    with engine.connect() as conn:
+        report = verify_chain(conn)
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+    elif report.problem is None:
+        out.print(
+            f"audit chain intact: {report.entries} entries, head entry {report.head_id} "
+            f"hash {report.head_hash}"
+        )
+    else:
+        out.print(
+            f"[red]audit chain broken at entry {report.problem.entry_id} "
+            f"({report.problem.kind}):[/red] {report.problem.explanation}"
+        )
+    if report.problem is not None:
+        raise typer.Exit(1)
+
+
+def timeline(
+    pathway: Annotated[str, typer.Argument(help="Referral reference or internal PW- id.")],
+    as_json: JsonFlag = False,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Write a Gantt chart of the clocks to FILE.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the timeline and chart as HTML to FILE.")
+    ] = None,
+    as_of: AsOf = None,
+) -> None:
+    """One pathway's timeline: milestones, clocks and alerts in order, who recorded what and
+    when it arrived versus when it happened."""
+    from cordwatch.audit_report import pathway_timeline
+    from cordwatch.report_render import local, timeline_html, timeline_png
+    from db.repository import UnknownPathway
+
+    moment = _moment(as_of)
+    settings = get_settings()
+    engine = _engine()
+    with engine.connect() as conn:
+        try:
+            found = pathway_timeline(conn, pathway, as_of=moment)
+        except UnknownPathway as error:
+            err.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from error
+    if png is not None:
+        png.write_bytes(timeline_png(found, settings.timezone))
+        out.print(f"wrote {png}")
+    if html is not None:
+        html.write_text(timeline_html(found, settings.timezone), encoding="utf-8")
+        out.print(f"wrote {html}")
+    if png is not None or html is not None:
+        return
+    if as_json:
+        out.print_json(json.dumps(found.as_dict()))
+        return
+    out.print(
+        f"{found.pathway_id} ({found.reference})  {found.category}  {found.status}  "
+        f"ruleset {found.ruleset}"
+    )
+    table = Table("happened", "what", "recorded by", "source", "arrived", title="Timeline")
+    for item in found.items:
+        table.add_row(
+            local(item.at, settings.timezone),
+            item.what,
+            item.recorded_by or "",
+            item.source or "",
+            local(item.received_at, settings.timezone) if item.received_at else "",
+        )
+    out.print(table)
+
+
+def report(
+    date_from: Annotated[
+        str, typer.Option("--from", help="First day (YYYY-MM-DD), service time zone.")
+    ],
+    date_to: Annotated[str, typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD).")],
+    as_json: JsonFlag = False,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv", help="Write one CSV file per table into DIR.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the printable HTML report to FILE.")
+    ] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Performance against NICE QS56 and the cancer waiting-time standards for a period."""
+    from cordwatch.audit_report import performance_report
+    from cordwatch.report_render import report_csv, report_html, report_text
+
+    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    if end < start:
+        raise typer.BadParameter("--to is before --from", param_hint="--to")
+    moment = _moment(as_of)
+    settings = get_settings()
+    engine = _engine()
+    with engine.connect() as conn:
+        result = performance_report(
+            conn, start=start, end=end, as_of=moment, timezone=settings.timezone
+        )
+    if csv_dir is not None:
+        for name in report_csv(result, csv_dir):
+            out.print(f"wrote {name}")
+    if html is not None:
+        html.write_text(report_html(result), encoding="utf-8")
+        out.print(f"wrote {html}")
+    if csv_dir is not None or html is not None:
+        return
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    out.print(report_text(result))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the administrator commands to the `cordwatch` application."""
+    app.add_typer(audit_app, name="audit")
+    app.command("timeline")(timeline)
+    app.command("report")(report)

@@ -1,0 +1,520 @@
+"""Performance figures for administrators, from clock and pathway facts (pathway-spec.md section 8).
+
+Pure: the shell loads :class:`ClockFact` and :class:`PathwayFact` rows for a period and passes
+the moment the report looks at (``as_of``). A clock belongs to the period its start falls in; a
+pathway to the period of its referral.
+
+Counting rules (clinical-research.md section 10):
+
+* A clock is *met* or *breached* once stopped; a running clock past its due time counts as
+  breached (still running); one still within its limit is *running* and not yet decided.
+* *Excluded* clocks (stopped without their milestone while within the limit) leave every
+  denominator, with their reason counted; they never count as met.
+* Percentage met = met / (met + breached).
+* Time to stop is measured on clocks stopped by their milestone (met, or breached late with no
+  exclusion reason). Percentiles use linear interpolation between closest ranks (numpy's
+  default): the p-th percentile of sorted x[0..n-1] is at rank (n - 1) * p.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pathway.clocks import ClockStatus
+
+AMBULATORY = frozenset({"independent", "with_aid"})
+"""Ambulatory with or without aids (K10, SCORAD)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Standard:
+    """A national measure a clock reports against; ``target`` None when no % is set."""
+
+    kpi: str
+    title: str
+    target: float | None
+    source: str
+
+
+STANDARDS: dict[str, Standard] = {
+    "COORD-MSCC": Standard("K3", "Coordinator contact, suspected MSCC", None, "QS56 st.4"),
+    "STEROID-MSCC": Standard("K6", "Dexamethasone within the local SLA", None, "NG234 1.8.1"),
+    "MRI-MSCC": Standard("K1", "MRI within 24 h, suspected MSCC", None, "QS56 st.3"),
+    "MRI-METS": Standard("K2", "MRI within 7 days, suspected metastases", None, "QS56 st.2"),
+    "PLAN-METS": Standard("K2", "Plan within 7 days, suspected metastases", None, "QS56 st.2"),
+    "RT-24H": Standard("K4", "Radiotherapy within 24 h of decision", None, "QS56 st.6"),
+    # W1: the Faster Diagnosis Standard rises from 75 % to 80 % (March 2026); 80 % is checked.
+    "CWT-FDS": Standard("K17", "Faster Diagnosis Standard, 28 days", 0.80, "CWT (75-80 %)"),
+    "CWT-31": Standard("K17", "Decision to treat to treatment, 31 days", 0.96, "CWT"),
+    "CWT-62": Standard("K17", "Referral to treatment, 62 days", 0.85, "CWT"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClockFact:
+    """One clock instance as stored (status ``running`` until it stops)."""
+
+    pathway_id: str
+    category: str
+    clock_id: str
+    kind: str
+    starts_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None
+    status: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayFact:
+    """What K10 and K14 need of one pathway (no patient identifiers)."""
+
+    pathway_id: str
+    category: str
+    referred_at: datetime
+    ambulatory_at_referral: str | None = None
+    ambulatory_after_treatment: str | None = None
+    mri_scans: int = 0
+    mscc_confirmed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClockFigures:
+    """Counts and times of one clock in one category (``category`` "all" for every category)."""
+
+    clock_id: str
+    category: str
+    kind: str
+    started: int
+    met: int
+    breached: int
+    breached_running: int
+    excluded: int
+    excluded_by_reason: dict[str, int]
+    running: int
+    percent_met: float | None
+    median_hours: float | None
+    p90_hours: float | None
+    target: float | None
+    kpi: str | None
+
+    @property
+    def decided(self) -> int:
+        return self.met + self.breached
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    """A headline measure: numerator over denominator against the standard's target."""
+
+    id: str
+    title: str
+    numerator: int
+    denominator: int
+    percent: float | None
+    target: float | None
+    source: str
+    median_hours: float | None = None
+    p90_hours: float | None = None
+
+    @property
+    def meets_target(self) -> bool | None:
+        if self.target is None or self.percent is None:
+            return None
+        return self.percent >= self.target * 100
+
+
+@dataclass(frozen=True, slots=True)
+class AmbulatoryFigures:
+    """K10: pathways with status at referral and after treatment both recorded (paired)."""
+
+    paired: int
+    ambulatory_at_referral: int
+    ambulatory_after_treatment: int
+    improved: int
+    unchanged: int
+    worse: int
+    at_referral: dict[str, int]
+    after_treatment: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class MriYield:
+    """K14: MRIs performed per confirmed MSCC, among pathways referred in the period."""
+
+    pathways_scanned: int
+    mri_scans: int
+    mscc_confirmed: int
+    percent_confirmed: float | None
+    scans_per_confirmed: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """One breached clock: how late it stopped, or is as of the report (still running)."""
+
+    pathway_id: str
+    clock_id: str
+    category: str
+    kind: str
+    due_at: datetime
+    stopped_at: datetime | None
+    hours_late: float
+    """From ``due_at`` (the first late instant) to the stop, or to ``as_of`` when still open."""
+    days_late: int | None
+    """Day clocks: calendar days past the due date in the service zone (1 = the day after)."""
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekFigures:
+    """Compliance of one clock in one week (Monday, service time zone, by clock start)."""
+
+    week: date
+    clock_id: str
+    met: int
+    decided: int
+
+    @property
+    def percent(self) -> float | None:
+        return _percent(self.met, self.decided)
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceReport:
+    period_start: date
+    period_end: date
+    as_of: datetime
+    timezone: str
+    pathways: dict[str, int]
+    clocks: list[ClockFigures]
+    kpis: list[Kpi]
+    ambulatory: AmbulatoryFigures
+    mri_yield: MriYield
+    breaches: list[Breach]
+    weekly: list[WeekFigures]
+    times_to_stop: dict[str, list[float]] = field(default_factory=dict)
+    """Hours from start to stop of every clock stopped by its milestone, by clock id."""
+
+    def as_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["weekly"] = [{**asdict(w), "percent": w.percent} for w in self.weekly]
+        document["kpis"] = [{**asdict(k), "meets_target": k.meets_target} for k in self.kpis]
+        converted: dict[str, Any] = _jsonable(document)
+        return converted
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _percent(numerator: int, denominator: int) -> float | None:
+    return round(100 * numerator / denominator, 1) if denominator else None
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The ``fraction`` percentile by linear interpolation between closest ranks; None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * fraction
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _is_late(kind: str, instant: datetime, due_at: datetime) -> bool:
+    return instant > due_at if kind == "hour" else instant >= due_at
+
+
+_STATUSES = {status.value: status for status in ClockStatus}
+
+
+def status_at(clock: ClockFact, at: datetime) -> ClockStatus:
+    """Status of a stored clock at ``at`` (a clock stopped after ``at`` was still running)."""
+    if clock.status != "running" and clock.stopped_at is not None and clock.stopped_at <= at:
+        return _STATUSES[clock.status]
+    if _is_late(clock.kind, at, clock.due_at):
+        return ClockStatus.BREACHED
+    return ClockStatus.RUNNING
+
+
+def _time_to_stop(clock: ClockFact, at: datetime) -> float | None:
+    """Hours from start to stop of a clock stopped by its milestone by ``at``, else None."""
+    if clock.stopped_at is None or clock.reason is not None or clock.stopped_at > at:
+        return None
+    if clock.status not in ("met", "breached"):
+        return None
+    return (clock.stopped_at - clock.starts_at).total_seconds() / 3600
+
+
+def _hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600
+
+
+def _week(moment: datetime, zone: ZoneInfo) -> date:
+    # Offsets change on the hour: one conversion per distinct hour is enough.
+    return _week_of_hour(moment.replace(minute=0, second=0, microsecond=0), zone)
+
+
+@lru_cache(maxsize=65_536)
+def _week_of_hour(hour: datetime, zone: ZoneInfo) -> date:
+    day = hour.astimezone(zone).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _figures(
+    clock_id: str, category: str, clocks: list[tuple[ClockFact, ClockStatus]], at: datetime
+) -> ClockFigures:
+    counts: Counter[ClockStatus] = Counter(status for _, status in clocks)
+    reasons: Counter[str] = Counter(
+        c.reason or "unspecified" for c, status in clocks if status is ClockStatus.EXCLUDED
+    )
+    times = [t for c, _ in clocks if (t := _time_to_stop(c, at)) is not None]
+    breached_running = sum(
+        1
+        for c, status in clocks
+        if status is ClockStatus.BREACHED and (c.stopped_at is None or c.stopped_at > at)
+    )
+    standard = STANDARDS.get(clock_id)
+    met, breached = counts[ClockStatus.MET], counts[ClockStatus.BREACHED]
+    return ClockFigures(
+        clock_id=clock_id,
+        category=category,
+        kind=clocks[0][0].kind,
+        started=len(clocks),
+        met=met,
+        breached=breached,
+        breached_running=breached_running,
+        excluded=counts[ClockStatus.EXCLUDED],
+        excluded_by_reason=dict(sorted(reasons.items())),
+        running=counts[ClockStatus.RUNNING],
+        percent_met=_percent(met, met + breached),
+        median_hours=_round(percentile(times, 0.5)),
+        p90_hours=_round(percentile(times, 0.9)),
+        target=standard.target if standard else None,
+        kpi=standard.kpi if standard else None,
+    )
+
+
+def build_report(
+    clocks: list[ClockFact],
+    pathways: list[PathwayFact],
+    *,
+    period_start: date,
+    period_end: date,
+    as_of: datetime,
+    timezone: str,
+) -> PerformanceReport:
+    """Every figure of the performance report for the facts of one period.
+
+    Args:
+        clocks: the clocks that started in the period.
+        pathways: the pathways referred in the period.
+        period_start: first day of the period (service time zone).
+        period_end: last day of the period, inclusive.
+        as_of: the moment the report looks at: running clocks past due by then are breached.
+        timezone: the service time zone (weeks start on Monday there).
+    """
+    zone = ZoneInfo(timezone)
+    statuses = [(c, status_at(c, as_of)) for c in clocks]
+    groups: dict[tuple[str, str], list[tuple[ClockFact, ClockStatus]]] = defaultdict(list)
+    by_clock: dict[str, list[tuple[ClockFact, ClockStatus]]] = defaultdict(list)
+    for clock, status in statuses:
+        groups[(clock.clock_id, clock.category)].append((clock, status))
+        by_clock[clock.clock_id].append((clock, status))
+    order = {clock_id: rank for rank, clock_id in enumerate(STANDARDS)}
+    figures = [
+        _figures(clock_id, category, members, as_of)
+        for (clock_id, category), members in sorted(
+            groups.items(), key=lambda item: (order.get(item[0][0], 99), item[0])
+        )
+    ]
+    totals = {
+        clock_id: _figures(clock_id, "all", members, as_of)
+        for clock_id, members in by_clock.items()
+    }
+    times = {
+        clock_id: sorted(t for c, _ in members if (t := _time_to_stop(c, as_of)) is not None)
+        for clock_id, members in by_clock.items()
+    }
+    return PerformanceReport(
+        period_start=period_start,
+        period_end=period_end,
+        as_of=as_of,
+        timezone=timezone,
+        pathways=dict(sorted(Counter(p.category for p in pathways).items())),
+        clocks=figures,
+        kpis=_kpis(totals, statuses),
+        ambulatory=_ambulatory(pathways),
+        mri_yield=_mri_yield(pathways),
+        breaches=_breaches(statuses, as_of, zone),
+        weekly=_weekly(statuses, zone),
+        times_to_stop=dict(sorted(times.items())),
+    )
+
+
+def _kpi_from(figures: ClockFigures | None, clock_id: str) -> Kpi:
+    standard = STANDARDS[clock_id]
+    if figures is None:
+        return Kpi(standard.kpi, standard.title, 0, 0, None, standard.target, standard.source)
+    return Kpi(
+        id=standard.kpi,
+        title=standard.title,
+        numerator=figures.met,
+        denominator=figures.decided,
+        percent=figures.percent_met,
+        target=standard.target,
+        source=standard.source,
+        median_hours=figures.median_hours,
+        p90_hours=figures.p90_hours,
+    )
+
+
+def _kpis(
+    totals: dict[str, ClockFigures], statuses: list[tuple[ClockFact, ClockStatus]]
+) -> list[Kpi]:
+    kpis = [_kpi_from(totals.get("MRI-MSCC"), "MRI-MSCC")]
+    kpis.append(_k2(statuses))
+    kpis.append(_kpi_from(totals.get("RT-24H"), "RT-24H"))
+    kpis.append(_kpi_from(totals.get("STEROID-MSCC"), "STEROID-MSCC"))
+    kpis.extend(_kpi_from(totals.get(c), c) for c in ("CWT-FDS", "CWT-31", "CWT-62"))
+    return kpis
+
+
+def _k2(statuses: list[tuple[ClockFact, ClockStatus]]) -> Kpi:
+    """K2: MRI *and* plan within 7 days, per pathway with both clocks decided.
+
+    A pathway with either clock excluded, or one still running within its limit, is left out;
+    one with either breached fails.
+    """
+    per_pathway: dict[str, dict[str, ClockStatus]] = defaultdict(dict)
+    for clock, status in statuses:
+        if clock.clock_id in ("MRI-METS", "PLAN-METS"):
+            per_pathway[clock.pathway_id][clock.clock_id] = status
+    met = decided = 0
+    for both in per_pathway.values():
+        values = set(both.values())
+        if ClockStatus.EXCLUDED in values:
+            continue
+        if ClockStatus.BREACHED in values:
+            decided += 1
+        elif values == {ClockStatus.MET} and len(both) == 2:
+            decided += 1
+            met += 1
+    return Kpi(
+        "K2",
+        "MRI and plan within 7 days, suspected metastases",
+        met,
+        decided,
+        _percent(met, decided),
+        None,
+        "QS56 st.2",
+    )
+
+
+def _ambulatory(pathways: list[PathwayFact]) -> AmbulatoryFigures:
+    paired = [
+        p
+        for p in pathways
+        if p.ambulatory_at_referral is not None and p.ambulatory_after_treatment is not None
+    ]
+    rank = {"non_ambulatory": 0, "with_aid": 1, "independent": 2}
+    improved = sum(
+        1
+        for p in paired
+        if rank[p.ambulatory_after_treatment or ""] > rank[p.ambulatory_at_referral or ""]
+    )
+    worse = sum(
+        1
+        for p in paired
+        if rank[p.ambulatory_after_treatment or ""] < rank[p.ambulatory_at_referral or ""]
+    )
+    return AmbulatoryFigures(
+        paired=len(paired),
+        ambulatory_at_referral=sum(1 for p in paired if p.ambulatory_at_referral in AMBULATORY),
+        ambulatory_after_treatment=sum(
+            1 for p in paired if p.ambulatory_after_treatment in AMBULATORY
+        ),
+        improved=improved,
+        unchanged=len(paired) - improved - worse,
+        worse=worse,
+        at_referral=dict(
+            sorted(Counter(p.ambulatory_at_referral or "not recorded" for p in pathways).items())
+        ),
+        after_treatment=dict(
+            sorted(Counter(p.ambulatory_after_treatment for p in paired).items())  # type: ignore[arg-type]
+        ),
+    )
+
+
+def _mri_yield(pathways: list[PathwayFact]) -> MriYield:
+    scanned = [p for p in pathways if p.mri_scans > 0]
+    scans = sum(p.mri_scans for p in scanned)
+    confirmed = sum(1 for p in scanned if p.mscc_confirmed)
+    return MriYield(
+        pathways_scanned=len(scanned),
+        mri_scans=scans,
+        mscc_confirmed=confirmed,
+        percent_confirmed=_percent(confirmed, len(scanned)),
+        scans_per_confirmed=round(scans / confirmed, 2) if confirmed else None,
+    )
+
+
+def _breaches(
+    statuses: list[tuple[ClockFact, ClockStatus]], at: datetime, zone: ZoneInfo
+) -> list[Breach]:
+    breaches = []
+    for clock, status in statuses:
+        if status is not ClockStatus.BREACHED:
+            continue
+        stopped = (
+            clock.stopped_at if clock.stopped_at is not None and clock.stopped_at <= at else None
+        )
+        end = stopped or at
+        days_late = None
+        if clock.kind == "day":
+            due_date = clock.due_at.astimezone(zone).date() - timedelta(days=1)
+            days_late = (end.astimezone(zone).date() - due_date).days
+        breaches.append(
+            Breach(
+                pathway_id=clock.pathway_id,
+                clock_id=clock.clock_id,
+                category=clock.category,
+                kind=clock.kind,
+                due_at=clock.due_at,
+                stopped_at=stopped,
+                hours_late=round(_hours(end - clock.due_at), 2),
+                days_late=days_late,
+                reason=clock.reason if stopped is not None else None,
+            )
+        )
+    return sorted(breaches, key=lambda b: (-b.hours_late, b.pathway_id, b.clock_id))
+
+
+def _weekly(statuses: list[tuple[ClockFact, ClockStatus]], zone: ZoneInfo) -> list[WeekFigures]:
+    counts: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for clock, status in statuses:
+        if status in (ClockStatus.MET, ClockStatus.BREACHED):
+            cell = counts[(_week(clock.starts_at, zone), clock.clock_id)]
+            cell[1] += 1
+            cell[0] += status is ClockStatus.MET
+    return [
+        WeekFigures(week, clock_id, met, decided)
+        for (week, clock_id), (met, decided) in sorted(counts.items())
+    ]
