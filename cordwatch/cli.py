@@ -334,6 +334,7 @@ def _print_board(rows: list[BoardRow], moment: datetime, settings: Settings) -> 
     for r in rows:
         colour = colours.get(r.mark, "white")
         mark = r.mark + (f" ({r.breached_clocks} clocks)" if r.breached_clocks > 1 else "")
+        mark += f" UNDELIVERED ALERTS: {r.undelivered_alerts}" if r.undelivered_alerts else ""
         table.add_row(
             r.pathway_id,
             r.reference,
@@ -509,6 +510,15 @@ def serve_command(
     from cordwatch.serve import serve
 
     serve(port=port, demo=demo, patients=patients, seed=seed, limit=limit, say=out.print)
+
+
+from cordwatch.cli_audit import register as _register_audit  # noqa: E402
+
+_register_audit(app)
+
+from cordwatch.cli_alerts import register as _register_alerts  # noqa: E402
+
+_register_alerts(app)
 
 
 def main() -> None:

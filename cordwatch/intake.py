@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from db.audit import append_audit
+from db.audit import append_audit, clock_status_entries, configuration_entries
 from db.engine import transaction
 from db.repository import (
     INBOX,
@@ -37,7 +37,13 @@ from db.repository import (
 from pathway.effects import effects_of_event
 from pathway.engine import PathwayView, admit, evaluate
 from pathway.errors import EventRejected
-from pathway.events import PathwayEvent, ReferralReceived, event_to_json, parse_event
+from pathway.events import (
+    AlertAcknowledged,
+    PathwayEvent,
+    ReferralReceived,
+    event_to_json,
+    parse_event,
+)
 from pathway.ruleset import PinnedRules, rules_from_json
 
 _RACE_RETRIES = 4
@@ -135,6 +141,23 @@ def _event_id_of(raw: str | bytes) -> str | None:
     if isinstance(decoded, dict) and isinstance(decoded.get("event_id"), str):
         return str(decoded["event_id"])[:128]
     return None
+
+
+def unknown_acknowledged_alerts(
+    conn: Connection, events: Sequence[PathwayEvent], replayed: dict[str, str]
+) -> set[str]:
+    """Event ids of new ``alert.acknowledged`` events whose alert id names no alert."""
+    from cordwatch.alerts import existing_alert_ids  # the alerts feature (issue 4)
+
+    acks = {
+        e.event_id: e.data.alert_id
+        for e in events
+        if isinstance(e, AlertAcknowledged) and e.event_id not in replayed
+    }
+    if not acks:
+        return set()
+    found = existing_alert_ids(conn, sorted(set(acks.values())))
+    return {event_id for event_id, alert_id in acks.items() if alert_id not in found}
 
 
 class Intake:
@@ -238,7 +261,15 @@ class Intake:
             pathways = self._load(
                 conn, sorted({e.pathway for e in events if e.event_id not in known})
             )
+            acks = unknown_acknowledged_alerts(conn, events, known)
             for item, candidate in parsed:
+                if not isinstance(candidate, Rejection) and candidate.event_id in acks:
+                    # An acknowledgement must name an alert that was sent (issue 4).
+                    unknown = Rejection(
+                        item.line, candidate.event_id, "data.alert_id", "no alert with this id"
+                    )
+                    self._reject(batch, result, unknown, candidate, now)
+                    continue
                 if isinstance(candidate, Rejection):
                     self._reject(batch, result, candidate, None, now)
                     continue
@@ -397,7 +428,26 @@ class Intake:
                 "field": None,
                 "reason": None,
                 "run_id": self.run_id,
+                # A referral records the configuration it is pinned to (ruleset, local SLAs).
+                "details": {"configuration": json.loads(touched.rules.to_json())}
+                if touched.is_new
+                else None,
             }
+        )
+        batch.audit.extend(
+            clock_status_entries(
+                before_view.clocks if before_view is not None else (),
+                view.clocks,
+                at=now,
+                pathway_id=touched.id,
+                pathway_reference=event.pathway,
+                event_id=event.event_id,
+                event_type=event.type,
+                occurred_at=event.occurred_at,
+                actor=event.recorded_by,
+                source=event.source,
+                run_id=self.run_id,
+            )
         )
 
     def _new_patient(self, batch: _Batch, pathway: _Pathway, event: PathwayEvent) -> None:
@@ -503,4 +553,6 @@ class Intake:
         sync_clocks(conn, changes)
         if batch.outbox:
             conn.execute(insert(OUTBOX), batch.outbox)
-        append_audit(conn, batch.audit)
+        new_rules = [p.rules.to_json() for p in batch.touched.values() if p.is_new]
+        configuration = configuration_entries(conn, new_rules, at=now, run_id=self.run_id)
+        append_audit(conn, [*configuration, *batch.audit])

@@ -47,6 +47,68 @@ class Settings(BaseSettings):
         "event stays all-or-nothing).",
     )
 
+    report_dir: str = Field(
+        default="cordwatch-data/reports",
+        description="Folder where the `performance-report` flow writes its HTML reports "
+        "(linked from its Prefect artifact).",
+    )
+
+    alert_config_path: str = Field(
+        default="cordwatch-data/apprise.yml",
+        min_length=1,
+        description="Apprise YAML configuration file: URLs tagged coordinator, "
+        "oncall-consultant, service-lead, ops and fallback (never logged: URLs hold secrets).",
+    )
+    alert_delivery_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        description="Delivery attempts (one per watch, with backoff) before an alert goes to "
+        "the `fallback` tag and shows as undelivered.",
+    )
+    alert_send_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Immediate retries of a failing service within one delivery attempt.",
+    )
+    alert_retry_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=600,
+        description="First backoff between retries of a failing service; doubles with each "
+        "retry and each attempt.",
+    )
+    alert_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Alerts sent at once by the deadline watch."
+    )
+    escalation_minutes_hour_clocks: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_080,
+        description="Escalation interval of unacknowledged breaches of hour clocks, in minutes. "
+        "Default: the ruleset's (30).",
+    )
+    escalation_minutes_day_clocks: int | None = Field(
+        default=None,
+        ge=1,
+        le=43_200,
+        description="Escalation interval of unacknowledged breaches of day clocks, in minutes. "
+        "Default: the ruleset's (1440, one day).",
+    )
+    watch_interval_seconds: int = Field(
+        default=60,
+        ge=10,
+        le=3_600,
+        description="Interval of the scheduled deadline watch and the heartbeat check; the "
+        "heartbeat alerts `ops` after 3 intervals without a completed sweep.",
+    )
+    prefect_ui_url: str = Field(
+        default="http://127.0.0.1:4200",
+        pattern=r"^https?://",
+        description="Base URL of the Prefect UI, for the pathway link in alerts.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

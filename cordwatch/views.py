@@ -90,6 +90,7 @@ class BoardRow:
     mark: str
     breached_clocks: int
     at_risk_clocks: int
+    undelivered_alerts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +104,7 @@ class BoardRow:
             "mark": self.mark,
             "breached_clocks": self.breached_clocks,
             "at_risk_clocks": self.at_risk_clocks,
+            "undelivered_alerts": self.undelivered_alerts,
         }
 
 
@@ -112,6 +114,9 @@ def board(conn: Connection, *, as_of: datetime) -> list[BoardRow]:
     A breached clock that is still running sorts first (its due time has passed). Pathways
     with no running clock (needs review, awaiting closure) come last.
     """
+    from cordwatch.alerts import count_undelivered  # alerts that reached no one (issue 4)
+
+    undelivered = count_undelivered(conn)
     clocks: dict[str, list[Any]] = {}
     for row in list_open_clock_rows(conn, as_of):
         clocks.setdefault(row.pathway_id, []).append(row)
@@ -141,6 +146,7 @@ def board(conn: Connection, *, as_of: datetime) -> list[BoardRow]:
                 mark=mark,
                 breached_clocks=len(breached),
                 at_risk_clocks=len(at_risk),
+                undelivered_alerts=undelivered.get(pathway.id, 0),
             )
         )
     far = datetime.max.replace(tzinfo=as_of.tzinfo)

@@ -1,23 +1,48 @@
-"""One sweep of the deadline watch: clocks now at risk or breached become alert rows in the outbox.
+"""One sweep of the deadline watch: clocks now at risk, breached or unacknowledged become alerts.
 
 The same code runs in the scheduled `deadline-watch` flow and in `cordwatch watch --once`. Each
 (clock instance, level, step) has one outbox key, so however often the sweep runs, and whatever
-crashes in between, an alert is queued once.
+crashes in between, an alert is queued once. The alert's outbox row and its ``alert`` row are
+written in the same transaction as the decision; delivery (tasks/alerts.py) comes after.
+
+The sweep is selective: it reads only running clocks whose ``next_alert_at`` has come, or has
+not been computed yet (a clock the intake just inserted), and moves ``next_alert_at`` to the
+next moment each owes something. Over 100,000 quiet pathways it reads no clock at all.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from cordwatch.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
 from db.engine import transaction
-from db.repository import CLOCK, OUTBOX, PATHWAY, chunks
-from pathway.alerts import AlertDue, alert_key, alerts_due
+from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, chunks, table
+from pathway.alerts import (
+    TAGS,
+    AlertDue,
+    AlertLevel,
+    alert_key,
+    alerts_due,
+    escalation_interval,
+    next_alert_at,
+)
+from pathway.ruleset import EscalationMinutes, PinnedRules, rules_from_json
+
+ALERT = table("alert")
+WATCH_RUN = table("watch_run")
+
+_ID_ALPHABET = "23456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels, no look-alikes: never spells a word
+
+
+def new_alert_id() -> str:
+    """An opaque alert id (``AL-7F3K2Q9B``): what a clinician types to acknowledge."""
+    return "AL-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,22 +50,26 @@ class QueuedAlert:
     """An alert decided by a sweep (what the outbox row carries: ids and coded facts only)."""
 
     key: str
+    alert_id: str
     pathway_id: str
     clock_id: str
     level: str
     step: int
     due_at: datetime
     category: str
+    tags: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
+            "alert_id": self.alert_id,
             "pathway_id": self.pathway_id,
             "clock_id": self.clock_id,
             "level": self.level,
             "step": self.step,
             "due_at": self.due_at.isoformat(),
             "category": self.category,
+            "tags": list(self.tags),
         }
 
 
@@ -50,28 +79,35 @@ class SweepResult:
     queued: list[QueuedAlert] = field(default_factory=list)
     clocks_at_risk: int = 0
     clocks_breached: int = 0
+    clocks_read: int = 0
 
 
 def _candidate_clocks(conn: Connection, at: datetime) -> list[Any]:
-    """Running clocks of open pathways that have reached their first warning by ``at``."""
-    return list(
-        conn.execute(
-            select(
-                CLOCK.c.pathway_id,
-                CLOCK.c.clock_id,
-                CLOCK.c.kind,
-                CLOCK.c.starts_at,
-                CLOCK.c.due_at,
-                CLOCK.c.warnings,
-                PATHWAY.c.category,
-            )
-            .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
-            .where(CLOCK.c.status == "running")
-            .where(CLOCK.c.warn_at <= at)
-            .where(CLOCK.c.starts_at <= at)
-            .where(PATHWAY.c.status == "open")
-        )
+    """Running clocks of open pathways whose next alert moment has come or is not yet known."""
+    columns = (
+        CLOCK.c.id,
+        CLOCK.c.pathway_id,
+        CLOCK.c.clock_id,
+        CLOCK.c.kind,
+        CLOCK.c.starts_at,
+        CLOCK.c.due_at,
+        CLOCK.c.warnings,
+        PATHWAY.c.category,
+        PATHWAY.c.rules,
     )
+    found: list[Any] = []
+    # Two range reads of ix_clock_next_alert (status, next_alert_at): an OR would defeat it.
+    for condition in (CLOCK.c.next_alert_at.is_(None), CLOCK.c.next_alert_at <= at):
+        found.extend(
+            conn.execute(
+                select(*columns)
+                .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
+                .where(CLOCK.c.status == "running")
+                .where(condition)
+                .where(PATHWAY.c.status == "open")
+            )
+        )
+    return found
 
 
 def _existing_keys(conn: Connection, keys: list[str]) -> set[str]:
@@ -83,60 +119,233 @@ def _existing_keys(conn: Connection, keys: list[str]) -> set[str]:
     return found
 
 
-def sweep(engine: Engine, *, as_of: datetime) -> SweepResult:
-    """Queue every alert owed at ``as_of`` that is not queued yet, in one transaction."""
+@dataclass
+class _Breach:
+    """What the sweep knows of one clock instance's breach: when raised, whether acknowledged."""
+
+    raised_at: datetime | None = None
+    acknowledged: bool = False
+
+
+def _instance(pathway_id: str, clock_id: str, starts_at: datetime) -> tuple[str, str, str]:
+    return pathway_id, clock_id, starts_at.isoformat()
+
+
+def acknowledged_alert_ids(conn: Connection, pathway_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Alert ids acknowledged by ``alert.acknowledged`` events in the inbox (the record)."""
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(set(pathway_ids))):
+        rows = conn.execute(
+            select(INBOX.c.event_id, INBOX.c.payload, INBOX.c.occurred_at)
+            .where(INBOX.c.pathway_id.in_(part))
+            .where(INBOX.c.type == "alert.acknowledged")
+            .order_by(INBOX.c.occurred_at)
+        )
+        for row in rows:
+            data = json.loads(row.payload)["data"]
+            found.setdefault(
+                data["alert_id"],
+                {"by": data["by"], "at": row.occurred_at, "event_id": row.event_id},
+            )
+    return found
+
+
+def _breaches(conn: Connection, pathway_ids: list[str]) -> dict[tuple[str, str, str], _Breach]:
+    """Breach state of the late clocks of these pathways; heals acknowledgements not yet applied.
+
+    An acknowledgement is an event in the inbox: if the process that recorded it died before
+    marking its alert, the alert row is marked here, so escalation stops all the same.
+    """
+    acks = acknowledged_alert_ids(conn, pathway_ids)
+    breaches: dict[tuple[str, str, str], _Breach] = {}
+    heal: list[dict[str, Any]] = []
+    for part in chunks(sorted(set(pathway_ids))):
+        rows = conn.execute(
+            select(
+                ALERT.c.id,
+                ALERT.c.pathway_id,
+                ALERT.c.clock_id,
+                ALERT.c.clock_starts_at,
+                ALERT.c.level,
+                ALERT.c.created_at,
+                ALERT.c.acknowledged_at,
+            )
+            .where(ALERT.c.pathway_id.in_(part))
+            .where(ALERT.c.level.in_([AlertLevel.BREACH.value, AlertLevel.ESCALATION.value]))
+        )
+        for row in rows:
+            state = breaches.setdefault(
+                _instance(row.pathway_id, row.clock_id, row.clock_starts_at), _Breach()
+            )
+            if row.level == AlertLevel.BREACH.value:
+                state.raised_at = row.created_at
+            ack = acks.get(row.id)
+            if row.acknowledged_at is not None:
+                state.acknowledged = True
+            elif ack is not None:
+                state.acknowledged = True
+                heal.append(
+                    {
+                        "b_id": row.id,
+                        "acknowledged_at": ack["at"],
+                        "acknowledged_by": ack["by"],
+                        "ack_event_id": ack["event_id"],
+                    }
+                )
+    if heal:
+        conn.execute(
+            update(ALERT)
+            .where(ALERT.c.id == bindparam("b_id"))
+            .values(
+                acknowledged_at=bindparam("acknowledged_at"),
+                acknowledged_by=bindparam("acknowledged_by"),
+                ack_event_id=bindparam("ack_event_id"),
+            ),
+            heal,
+        )
+    return breaches
+
+
+def escalation_override(hour_clocks: int | None, day_clocks: int | None) -> dict[str, int]:
+    """The local escalation intervals that replace the ruleset's (settings), when given."""
+    given = {"hour_clocks": hour_clocks, "day_clocks": day_clocks}
+    return {name: minutes for name, minutes in given.items() if minutes is not None}
+
+
+def _escalation_minutes(rules: PinnedRules, override: dict[str, int]) -> EscalationMinutes:
+    minutes = rules.ruleset.escalation_minutes
+    return minutes.model_copy(update=override) if override else minutes
+
+
+def sweep(
+    engine: Engine, *, as_of: datetime, escalation: dict[str, int] | None = None
+) -> SweepResult:
+    """Queue every alert owed at ``as_of`` that is not queued yet, in one transaction.
+
+    Args:
+        escalation: escalation minutes replacing the ruleset's (:func:`escalation_override`).
+    """
     result = SweepResult(as_of=as_of)
     with transaction(engine) as conn:
-        owed: list[tuple[Any, AlertDue, str]] = []
-        for row in _candidate_clocks(conn, as_of):
+        candidates = _candidate_clocks(conn, as_of)
+        result.clocks_read = len(candidates)
+        if not candidates:
+            return result
+        late = [row.pathway_id for row in candidates if row.due_at <= as_of]
+        breaches = _breaches(conn, late) if late else {}
+        owed: list[tuple[Any, AlertDue, str, str]] = []
+        moves: list[dict[str, Any]] = []
+        for row in candidates:
+            rules = rules_from_json(row.rules)
+            every = escalation_interval(row.kind, _escalation_minutes(rules, escalation or {}))
             warnings = tuple(datetime.fromisoformat(w) for w in json.loads(row.warnings))
+            breach = breaches.get(_instance(row.pathway_id, row.clock_id, row.starts_at), _Breach())
             dues = alerts_due(
-                kind=row.kind, due_at=row.due_at, warnings=warnings, running=True, at=as_of
+                kind=row.kind,
+                due_at=row.due_at,
+                warnings=warnings,
+                running=True,
+                at=as_of,
+                escalate_every=every,
+                breach_raised_at=breach.raised_at,
+                acknowledged=breach.acknowledged,
             )
-            if any(d.level == "breach" for d in dues):
+            if any(d.level == AlertLevel.BREACH for d in dues):
                 result.clocks_breached += 1
             elif dues:
                 result.clocks_at_risk += 1
+            title = rules.ruleset.rule(row.clock_id).title
             owed.extend(
-                (row, due, alert_key(row.pathway_id, row.clock_id, row.starts_at, due))
+                (row, due, alert_key(row.pathway_id, row.clock_id, row.starts_at, due), title)
                 for due in dues
             )
-        existing = _existing_keys(conn, [key for _, _, key in owed])
-        rows = []
-        for row, due, key in owed:
+            moves.append(
+                {
+                    "b_id": row.id,
+                    "next_alert_at": next_alert_at(
+                        kind=row.kind,
+                        due_at=row.due_at,
+                        warnings=warnings,
+                        at=as_of,
+                        escalate_every=every,
+                        breach_raised_at=breach.raised_at,
+                        acknowledged=breach.acknowledged,
+                    ),
+                }
+            )
+        existing = _existing_keys(conn, [key for _, _, key, _ in owed])
+        outbox_rows: list[dict[str, Any]] = []
+        alert_rows: list[dict[str, Any]] = []
+        for row, due, key, title in owed:
             if key in existing:
                 continue
             existing.add(key)
             alert = QueuedAlert(
                 key=key,
+                alert_id=new_alert_id(),
                 pathway_id=row.pathway_id,
                 clock_id=row.clock_id,
                 level=due.level.value,
                 step=due.step,
                 due_at=row.due_at,
                 category=row.category,
+                tags=TAGS[due.level],
             )
             result.queued.append(alert)
-            payload = {
-                **alert.as_dict(),
-                "clock_starts_at": row.starts_at.isoformat(),
-                "kind": row.kind,
-            }
-            rows.append(
-                {
-                    "key": key,
-                    "kind": "alert",
-                    "pathway_id": row.pathway_id,
-                    "payload": json.dumps(payload, sort_keys=True),
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": as_of,
-                    "updated_at": as_of,
-                }
+            outbox_rows.append(
+                outbox_values(
+                    alert,
+                    at=as_of,
+                    extra={
+                        "clock_starts_at": row.starts_at.isoformat(),
+                        "clock_title": title,
+                        "kind": row.kind,
+                    },
+                )
             )
-        if rows:
-            conn.execute(insert(OUTBOX), rows)
+            alert_rows.append(alert_values(alert, at=as_of, clock_starts_at=row.starts_at))
+        if outbox_rows:
+            conn.execute(insert(OUTBOX), outbox_rows)
+            conn.execute(insert(ALERT), alert_rows)
+        conn.execute(
+            update(CLOCK)
+            .where(CLOCK.c.id == bindparam("b_id"))
+            .values(next_alert_at=bindparam("next_alert_at")),
+            moves,
+        )
     return result
+
+
+def outbox_values(alert: QueuedAlert, *, at: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+    """The outbox row of a decided alert (pending until delivered)."""
+    return {
+        "key": alert.key,
+        "kind": "alert",
+        "pathway_id": alert.pathway_id or None,
+        "payload": json.dumps({**alert.as_dict(), **extra}, sort_keys=True),
+        "status": "pending",
+        "attempts": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def alert_values(
+    alert: QueuedAlert, *, at: datetime, clock_starts_at: datetime | None
+) -> dict[str, Any]:
+    """The ``alert`` row of a decided alert."""
+    return {
+        "id": alert.alert_id,
+        "key": alert.key,
+        "pathway_id": alert.pathway_id or None,
+        "clock_id": alert.clock_id or None,
+        "clock_starts_at": clock_starts_at,
+        "level": alert.level,
+        "step": alert.step,
+        "tags": ",".join(alert.tags),
+        "created_at": at,
+        "next_attempt_at": at,
+    }
 
 
 @dataclass
@@ -157,17 +366,34 @@ class WatchReport:
 
 
 def run_watch(
-    engine: Engine, *, as_of: datetime, redrive_grace: timedelta = REDRIVE_GRACE
+    engine: Engine,
+    *,
+    as_of: datetime,
+    redrive_grace: timedelta = REDRIVE_GRACE,
+    escalation: dict[str, int] | None = None,
 ) -> WatchReport:
     """One deadline watch: queue owed alerts, then process accepted events left unprocessed.
 
     An event is re-driven when it was received more than ``redrive_grace`` before ``as_of`` and
-    never processed: its Prefect notification was lost, or its run failed for good.
+    never processed: its Prefect notification was lost, or its run failed for good. The
+    completed sweep is recorded in ``watch_run`` for the heartbeat check.
     """
-    report = WatchReport(sweep=sweep(engine, as_of=as_of))
+    report = WatchReport(sweep=sweep(engine, as_of=as_of, escalation=escalation))
     with engine.connect() as conn:
         pending = list_unprocessed(conn, received_before=as_of - redrive_grace)
     for entry in pending:
         if mark_processed(engine, entry.event_id, at=as_of):
             report.redriven.append(entry)
+    with transaction(engine) as conn:
+        conn.execute(
+            insert(WATCH_RUN).values(
+                as_of=as_of, queued=len(report.sweep.queued), redriven=len(report.redriven)
+            )
+        )
     return report
+
+
+def last_sweep_at(conn: Connection) -> datetime | None:
+    """The ``as_of`` of the latest completed sweep, or None when the watch never ran."""
+    value: datetime | None = conn.execute(select(func.max(WATCH_RUN.c.as_of))).scalar()
+    return value

@@ -8,8 +8,9 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from cordwatch.settings import get_settings
-from cordwatch.watch import WatchReport, run_watch
+from cordwatch.watch import WatchReport, escalation_override, run_watch
 from db.engine import make_engine
+from tasks.alerts import deliver_pending_alerts
 from tasks.effects import run_pending_effects
 from tasks.views import emit_pathway_event, publish_board, publish_pathway_views
 
@@ -17,9 +18,16 @@ from tasks.views import emit_pathway_event, publish_board, publish_pathway_views
 @task(name="sweep-deadlines")
 def sweep_deadlines(as_of: datetime) -> WatchReport:
     """Queue the alerts owed at ``as_of`` and process events whose notification was lost."""
-    engine = make_engine(get_settings().url())
+    settings = get_settings()
+    engine = make_engine(settings.url())
     try:
-        return run_watch(engine, as_of=as_of)
+        return run_watch(
+            engine,
+            as_of=as_of,
+            escalation=escalation_override(
+                settings.escalation_minutes_hour_clocks, settings.escalation_minutes_day_clocks
+            ),
+        )
     finally:
         engine.dispose()
 
@@ -32,7 +40,11 @@ async def deadline_watch(as_of: datetime | None = None) -> dict[str, Any]:
     for entry in report.redriven:
         await publish_pathway_views(entry.pathway_id, moment)
         emit_pathway_event(entry, moment)
+    # Alerts first and concurrently (tasks/alerts.py); then any other pending effect.
+    alerts = await deliver_pending_alerts(moment)
     effects = await run_pending_effects(None, moment)
+    for status, count in alerts.items():
+        effects[f"alert {status}"] = count
     open_pathways = await publish_board(moment)
     summary = {**report.as_dict(), "open_pathways": open_pathways, "effects": effects}
     get_run_logger().info(

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
+from flows.alerts import acknowledge_alert, heartbeat_check
 from flows.board_decision import board_decision
 from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from flows.ingest import ingest_file
+from flows.report import performance_report_flow
 
 WATCH_INTERVAL_SECONDS = 60
+REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 (service time zone): last week's figures
 
 
 def all_deployments() -> list[RunnerDeployment]:
-    """handle-event, deadline-watch (every minute), board-decision and ingest."""
+    """handle-event, deadline-watch (every minute), board-decision, ingest and performance-report."""
     return [
         RunnerDeployment.from_flow(
             handle_event,
@@ -30,6 +34,20 @@ def all_deployments() -> list[RunnerDeployment]:
             description="Every minute: alerts owed, lost events re-driven, the coordinator board.",
         ),
         RunnerDeployment.from_flow(
+            heartbeat_check,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            name="heartbeat-check",
+            interval=WATCH_INTERVAL_SECONDS,
+            description="Every minute, independently of the watch: alert ops when the deadline "
+            "watch has not completed a sweep for 3 intervals.",
+        ),
+        RunnerDeployment.from_flow(
+            acknowledge_alert,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            name="acknowledge-alert",
+            description="Acknowledge an alert (its AL- id and your name): stops its escalation.",
+        ),
+        RunnerDeployment.from_flow(
             board_decision,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="board-decision",
@@ -40,5 +58,12 @@ def all_deployments() -> list[RunnerDeployment]:
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="ingest",
             description="Bulk files and backfills, in batches.",
+        ),
+        RunnerDeployment.from_flow(
+            performance_report_flow,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            name="performance-report",
+            schedule=Cron(REPORT_CRON, timezone="Europe/London"),
+            description="Weekly (Monday 07:00) and on demand: KPI table and HTML report link.",
         ),
     ]

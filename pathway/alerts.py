@@ -1,18 +1,30 @@
 """Which alerts a clock owes at a moment T (pathway-spec.md section 6), decided without I/O.
 
-An alert is identified by domain data: (pathway, clock instance, level, repeat). The shell turns
+An alert is identified by domain data: (pathway, clock instance, level, step). The shell turns
 each :class:`AlertDue` into an outbox row whose unique key is :func:`alert_key`, so no sweep,
 replay or retry can queue the same alert twice.
+
+Levels and recipients (Apprise tags), section 6:
+
+* ``at_risk``: each warning fraction a running clock passes -> ``coordinator``;
+* ``breach``: the clock passes its due time -> ``coordinator`` and ``oncall-consultant``;
+* ``escalation``: a breach still unacknowledged one escalation interval after its breach
+  alert was raised, and every interval after that -> ``service-lead`` (step *n* fires at
+  ``raised + n * interval``: the clinicians always get one interval to acknowledge);
+* ``heartbeat``: the deadline watch has not completed a sweep for 3 intervals -> ``ops``.
+
+An alert that cannot be delivered after the configured attempts goes to ``fallback``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from pathway.clocks import is_late
-from pathway.ruleset import ClockKind
+from pathway.ruleset import ClockKind, EscalationMinutes
 
 
 class AlertLevel(StrEnum):
@@ -20,6 +32,30 @@ class AlertLevel(StrEnum):
     BREACH = "breach"
     ESCALATION = "escalation"
     HEARTBEAT = "heartbeat"
+
+
+TAGS: dict[AlertLevel, tuple[str, ...]] = {
+    AlertLevel.AT_RISK: ("coordinator",),
+    AlertLevel.BREACH: ("coordinator", "oncall-consultant"),
+    AlertLevel.ESCALATION: ("service-lead",),
+    AlertLevel.HEARTBEAT: ("ops",),
+}
+"""Who hears each level: Apprise tags, that is roles, never people (pathway-spec.md 6)."""
+
+FALLBACK_TAG = "fallback"
+ALL_TAGS = ("coordinator", "oncall-consultant", "service-lead", "ops", FALLBACK_TAG)
+
+HEARTBEAT_MISSED_SWEEPS = 3
+"""The watch is presumed dead after this many intervals without a completed sweep (spec 6)."""
+
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+"""``next_alert_at`` of a running clock that owes nothing more (its breach was acknowledged)."""
+
+CATEGORY_WORDS = {
+    "suspected_mscc": "suspected MSCC",
+    "suspected_spinal_metastases": "suspected spinal metastases",
+    "needs_review": "needs review",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +67,11 @@ class AlertDue:
     fires_at: datetime
 
 
+def escalation_interval(kind: ClockKind, minutes: EscalationMinutes) -> timedelta:
+    """The ruleset's escalation interval for an hour or a day clock (30 min and 1 day in v1)."""
+    return timedelta(minutes=minutes.hour_clocks if kind == "hour" else minutes.day_clocks)
+
+
 def alerts_due(
     *,
     kind: ClockKind,
@@ -38,17 +79,32 @@ def alerts_due(
     warnings: tuple[datetime, ...],
     running: bool,
     at: datetime,
+    escalate_every: timedelta | None = None,
+    breach_raised_at: datetime | None = None,
+    acknowledged: bool = False,
 ) -> list[AlertDue]:
-    """Every at-risk and breach alert a clock has owed by ``at``.
+    """Every at-risk, breach and escalation alert a clock has owed by ``at``.
 
     A running clock owes one at-risk alert per warning fraction it has passed (50 %, 75 %),
     and a breach alert once it is past its due time. Once breached, at-risk alerts it never
     got are moot and are not owed. A stopped clock owes nothing new.
+
+    Once its breach alert was raised (``breach_raised_at``), an unacknowledged breach also
+    owes, with ``escalate_every``, the escalation of the last whole interval elapsed since;
+    earlier repeats a stopped watch missed are moot (the latest says the same, later). An
+    acknowledged breach owes no escalation.
     """
     if not running:
         return []
     if is_late(kind, at, due_at):
-        return [AlertDue(AlertLevel.BREACH, 1, due_at)]
+        owed = [AlertDue(AlertLevel.BREACH, 1, due_at)]
+        if escalate_every is not None and breach_raised_at is not None and not acknowledged:
+            step = (at - breach_raised_at) // escalate_every
+            if step >= 1:
+                owed.append(
+                    AlertDue(AlertLevel.ESCALATION, step, breach_raised_at + step * escalate_every)
+                )
+        return owed
     return [
         AlertDue(AlertLevel.AT_RISK, index, moment)
         for index, moment in enumerate(warnings, start=1)
@@ -56,6 +112,122 @@ def alerts_due(
     ]
 
 
+def next_alert_at(
+    *,
+    kind: ClockKind,
+    due_at: datetime,
+    warnings: tuple[datetime, ...],
+    at: datetime,
+    escalate_every: timedelta,
+    breach_raised_at: datetime | None,
+    acknowledged: bool,
+) -> datetime:
+    """The first moment after ``at`` at which a running clock owes a new alert.
+
+    The watch reads only clocks whose moment has come, so an idle sweep reads nothing.
+    A breach being raised at ``at`` (``breach_raised_at`` None) escalates one interval later.
+    Returns :data:`NEVER` when nothing more is owed (an acknowledged breach).
+    """
+    if is_late(kind, at, due_at):
+        if acknowledged:
+            return NEVER
+        raised = breach_raised_at or at
+        return raised + ((at - raised) // escalate_every + 1) * escalate_every
+    upcoming = [moment for moment in warnings if moment > at]
+    return min(upcoming) if upcoming else due_at
+
+
 def alert_key(pathway_id: str, clock_id: str, starts_at: datetime, due: AlertDue) -> str:
     """The idempotency key of an alert: the same clock, level and step always give the same key."""
     return f"alert:{pathway_id}:{clock_id}:{starts_at.strftime('%Y%m%dT%H%M%SZ')}:{due.level.value}:{due.step}"
+
+
+def heartbeat_key(last_sweep_at: datetime | None) -> str:
+    """One heartbeat alert per outage: keyed by the last sweep the watch completed."""
+    stamp = last_sweep_at.strftime("%Y%m%dT%H%M%SZ") if last_sweep_at else "never"
+    return f"alert:heartbeat:{stamp}"
+
+
+def watch_is_dead(last_sweep_at: datetime | None, *, at: datetime, interval: timedelta) -> bool:
+    """True when no sweep completed within the last :data:`HEARTBEAT_MISSED_SWEEPS` intervals.
+
+    A watch that never ran is not presumed dead: there is nothing yet to miss.
+    """
+    if last_sweep_at is None:
+        return False
+    return at - last_sweep_at > HEARTBEAT_MISSED_SWEEPS * interval
+
+
+def describe_delta(delta: timedelta) -> str:
+    """``3 h 05 min left`` or ``overdue 1 d 4 h``: what fits on a lock screen."""
+    seconds = int(delta.total_seconds())
+    overdue = seconds < 0
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    text = f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min"
+    return f"overdue {text}" if overdue else f"{text} left"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertContext:
+    """Everything an alert template may say: opaque ids and coded facts, by construction.
+
+    There is deliberately no field for a name, NHS number, MRN or date of birth: a template
+    that asked for one would fail (StrictUndefined), not leak it.
+    """
+
+    alert_id: str
+    level: str
+    step: int
+    pathway_id: str
+    category: str
+    clock_id: str
+    clock_title: str
+    due_local: str
+    time_left: str
+    link: str
+    ack_command: str
+
+    def as_dict(self) -> dict[str, str | int]:
+        return asdict(self)
+
+
+def pathway_link(ui_url: str, pathway_id: str) -> str:
+    """The pathway's flow runs in the Prefect UI (runs are tagged ``pathway:<id>``)."""
+    return f"{ui_url.rstrip('/')}/runs?tags=pathway:{pathway_id}"
+
+
+def ack_command(alert_id: str) -> str:
+    return f"cordwatch ack {alert_id} --by NAME"
+
+
+def alert_context(
+    *,
+    alert_id: str,
+    level: AlertLevel,
+    step: int,
+    pathway_id: str,
+    category: str,
+    clock_id: str,
+    clock_title: str,
+    due_at: datetime,
+    zone: ZoneInfo,
+    now: datetime,
+    ui_url: str,
+) -> AlertContext:
+    """The wording facts of one clock alert, with times in the service time zone."""
+    return AlertContext(
+        alert_id=alert_id,
+        level=level.value,
+        step=step,
+        pathway_id=pathway_id,
+        category=CATEGORY_WORDS.get(category, category.replace("_", " ")),
+        clock_id=clock_id,
+        clock_title=clock_title,
+        due_local=due_at.astimezone(zone).strftime("%a %d %b %H:%M %Z"),
+        time_left=describe_delta(due_at - now),
+        link=pathway_link(ui_url, pathway_id),
+        ack_command=ack_command(alert_id),
+    )

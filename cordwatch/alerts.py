@@ -1,0 +1,249 @@
+"""Alerts seen from the shell: listing them, acknowledging one, and the watch's heartbeat check.
+
+An acknowledgement is an ``alert.acknowledged`` event admitted by the intake (so it is in the
+pathway's events and audit trail like any other fact), then applied to the alert row; if the
+process dies in between, the next deadline watch applies it from the inbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from cordwatch.intake import Intake
+from cordwatch.watch import (
+    ALERT,
+    QueuedAlert,
+    alert_values,
+    last_sweep_at,
+    new_alert_id,
+    outbox_values,
+)
+from db.audit import append_audit, audit_entry
+from db.engine import transaction
+from db.repository import CLOCK, OUTBOX, PATHWAY
+from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
+from pathway.events import AlertAcknowledged, parse_event
+from pathway.ruleset import PinnedRules
+
+
+class UnknownAlert(LookupError):
+    """No alert has that id."""
+
+    def __init__(self, alert_id: str) -> None:
+        super().__init__(f"no alert with id {alert_id!r}")
+        self.alert_id = alert_id
+
+
+def existing_alert_ids(conn: Connection, alert_ids: list[str]) -> set[str]:
+    """The ids among ``alert_ids`` that name a stored alert."""
+    if not alert_ids:
+        return set()
+    return set(conn.execute(select(ALERT.c.id).where(ALERT.c.id.in_(alert_ids))).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    alert_id: str
+    by: str
+    at: datetime
+    newly: bool
+    event_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "acknowledged_by": self.by,
+            "acknowledged_at": self.at.isoformat(),
+            "newly_acknowledged": self.newly,
+            "event_id": self.event_id,
+        }
+
+
+def acknowledge(
+    engine: Engine,
+    alert_id: str,
+    *,
+    by: str,
+    now: datetime,
+    source: str,
+    new_pathway_rules: Callable[[], PinnedRules],
+) -> Acknowledgement:
+    """Record that ``by`` acknowledged an alert; stops escalation of its breach.
+
+    The event id is ``ack-<alert id>``: a retried command or form is a replay, not a second
+    acknowledgement. The first acknowledgement of an alert stands.
+
+    Raises:
+        UnknownAlert: no such alert.
+        ValueError: the intake refused the event (the reason names the field).
+    """
+    with engine.connect() as conn:
+        alert = conn.execute(select(ALERT).where(ALERT.c.id == alert_id)).first()
+        if alert is None:
+            raise UnknownAlert(alert_id)
+        if alert.acknowledged_at is not None:
+            return Acknowledgement(
+                alert_id, alert.acknowledged_by, alert.acknowledged_at, False, alert.ack_event_id
+            )
+        reference = (
+            conn.execute(
+                select(PATHWAY.c.reference).where(PATHWAY.c.id == alert.pathway_id)
+            ).scalar()
+            if alert.pathway_id is not None
+            else None
+        )
+    event_id: str | None = None
+    if reference is not None:
+        event_id = f"ack-{alert_id}"
+        event = parse_event(
+            json.dumps(
+                {
+                    "event_id": event_id,
+                    "type": "alert.acknowledged",
+                    "pathway": reference,
+                    "occurred_at": now.isoformat(),
+                    "recorded_by": by,
+                    "source": source,
+                    "data": {"alert_id": alert_id, "by": by},
+                }
+            )
+        )
+        assert isinstance(event, AlertAcknowledged)
+        intake = Intake(engine, new_pathway_rules=new_pathway_rules, mark_processed=True)
+        result = intake.ingest_events([event], now=now)
+        if result.rejected and result.rejected[0].field != "event_id":
+            rejection = result.rejected[0]
+            raise ValueError(f"{rejection.field}: {rejection.reason}")
+    with transaction(engine) as conn:
+        marked = conn.execute(
+            update(ALERT)
+            .where(ALERT.c.id == alert_id)
+            .where(ALERT.c.acknowledged_at.is_(None))
+            .values(acknowledged_at=now, acknowledged_by=by, ack_event_id=event_id)
+        ).rowcount
+        if marked and alert.clock_id is not None:
+            # Recompute the clock's next alert at the next sweep: nothing, once acknowledged.
+            conn.execute(
+                update(CLOCK)
+                .where(CLOCK.c.pathway_id == alert.pathway_id)
+                .where(CLOCK.c.clock_id == alert.clock_id)
+                .where(CLOCK.c.starts_at == alert.clock_starts_at)
+                .values(next_alert_at=None)
+            )
+        if marked:
+            append_audit(
+                conn,
+                [
+                    audit_entry(
+                        at=now,
+                        action="alert.acknowledged",
+                        pathway_id=alert.pathway_id,
+                        event_id=event_id,
+                        event_type="alert.acknowledged" if event_id else None,
+                        occurred_at=now,
+                        actor=by,
+                        source=source,
+                        field=alert.clock_id,
+                        reason=f"{alert.level} {alert.step}",
+                        details={"alert_id": alert_id, "level": alert.level, "step": alert.step},
+                    )
+                ],
+            )
+    return Acknowledgement(alert_id, by, now, bool(marked), event_id)
+
+
+def list_alerts(
+    conn: Connection, *, pathway: str | None = None, pending: bool = False
+) -> list[dict[str, Any]]:
+    """Alerts, newest first: level, tags, status, attempts, per-service results, acknowledgement.
+
+    ``pending`` keeps those not delivered: pending, sending and undelivered.
+    """
+    query = (
+        select(
+            ALERT,
+            OUTBOX.c.status,
+            OUTBOX.c.attempts,
+            OUTBOX.c.result,
+        )
+        .join(OUTBOX, OUTBOX.c.key == ALERT.c.key)
+        .order_by(ALERT.c.created_at.desc(), ALERT.c.id)
+    )
+    if pathway is not None:
+        pathway_id = conn.execute(
+            select(PATHWAY.c.id).where((PATHWAY.c.id == pathway) | (PATHWAY.c.reference == pathway))
+        ).scalar()
+        query = query.where(ALERT.c.pathway_id == (pathway_id or pathway))
+    if pending:
+        query = query.where(OUTBOX.c.status.in_(["pending", "sending", "undelivered"]))
+    alerts = []
+    for row in conn.execute(query):
+        result = json.loads(row.result) if row.result else {}
+        alerts.append(
+            {
+                "id": row.id,
+                "pathway_id": row.pathway_id,
+                "clock": row.clock_id,
+                "level": row.level,
+                "step": row.step,
+                "tags": row.tags.split(","),
+                "status": row.status,
+                "attempts": row.attempts,
+                "created_at": row.created_at.isoformat(),
+                "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+                "services": result.get("services", {}),
+                "fallback": result.get("fallback"),
+                "acknowledged_by": row.acknowledged_by,
+                "acknowledged_at": row.acknowledged_at.isoformat() if row.acknowledged_at else None,
+            }
+        )
+    return alerts
+
+
+def count_undelivered(conn: Connection) -> dict[str, int]:
+    """Undelivered alerts per pathway (for the coordinator board)."""
+    counts: dict[str, int] = {}
+    rows = conn.execute(
+        select(OUTBOX.c.pathway_id)
+        .where(OUTBOX.c.kind == "alert")
+        .where(OUTBOX.c.status == "undelivered")
+    )
+    for (pathway_id,) in rows:
+        counts[pathway_id or "-"] = counts.get(pathway_id or "-", 0) + 1
+    return counts
+
+
+def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> QueuedAlert | None:
+    """Queue one heartbeat alert to ``ops`` if the watch has not completed a sweep lately.
+
+    One per outage: its key names the last completed sweep, so checks that keep finding the
+    same dead watch queue nothing more.
+    """
+    with transaction(engine) as conn:
+        last = last_sweep_at(conn)
+        if not watch_is_dead(last, at=now, interval=interval):
+            return None
+        key = heartbeat_key(last)
+        if conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == key)).first() is not None:
+            return None
+        alert = QueuedAlert(
+            key=key,
+            alert_id=new_alert_id(),
+            pathway_id="",
+            clock_id="",
+            level=AlertLevel.HEARTBEAT.value,
+            step=1,
+            due_at=now,
+            category="",
+            tags=TAGS[AlertLevel.HEARTBEAT],
+        )
+        extra = {"last_sweep_at": last.isoformat() if last else None}
+        conn.execute(insert(OUTBOX).values(outbox_values(alert, at=now, extra=extra)))
+        conn.execute(insert(ALERT).values(alert_values(alert, at=now, clock_starts_at=None)))
+    return alert

@@ -1,0 +1,56 @@
+"""The `heartbeat-check` flow (is the deadline watch alive?) and the `acknowledge-alert` form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from cordwatch.settings import get_settings
+from db.engine import make_engine
+from tasks.alerts import deliver_pending_alerts
+
+
+@flow(name="heartbeat-check", flow_run_name="heartbeat check")
+async def heartbeat_check(as_of: datetime | None = None) -> dict[str, Any]:
+    """Alert `ops` when the deadline watch has not completed a sweep for 3 intervals."""
+    from cordwatch.alerts import queue_heartbeat
+
+    settings = get_settings()
+    moment = as_of or datetime.now(UTC)
+    engine = make_engine(settings.url())
+    try:
+        queued = queue_heartbeat(
+            engine, now=moment, interval=timedelta(seconds=settings.watch_interval_seconds)
+        )
+    finally:
+        engine.dispose()
+    delivered = await deliver_pending_alerts(moment, key_prefix="alert:heartbeat:")
+    if queued is not None:
+        get_run_logger().warning("deadline watch stopped: heartbeat %s queued", queued.alert_id)
+    return {"queued": queued.alert_id if queued else None, "delivered": delivered}
+
+
+@flow(name="acknowledge-alert", flow_run_name="acknowledge {alert_id}")
+async def acknowledge_alert(alert_id: str, by: str) -> dict[str, Any]:
+    """Acknowledge an alert (stops escalation of its breach): enter its AL- id and your name."""
+    from cordwatch.alerts import acknowledge
+
+    settings = get_settings()
+    engine = make_engine(settings.url())
+    try:
+        ack = acknowledge(
+            engine,
+            alert_id.strip(),
+            by=by.strip(),
+            now=datetime.now(UTC),
+            source="prefect-ui",
+            new_pathway_rules=settings.pinned_rules,
+        )
+    finally:
+        engine.dispose()
+    get_run_logger().info(
+        "%s %s", alert_id, "acknowledged" if ack.newly else "was already acknowledged"
+    )
+    return ack.as_dict()

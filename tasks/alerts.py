@@ -1,0 +1,394 @@
+"""Delivering alerts with Apprise: per-service results, retries with backoff, fallback and audit.
+
+Each pending outbox row of kind ``alert`` is claimed (``pending`` -> ``sending``), rendered from
+``templates/alerts/<level>.txt.j2`` with a context that holds opaque ids and coded facts only,
+and sent to every Apprise URL of each of its tags, one URL at a time, so each service's outcome
+is known and recorded. A service that succeeded is never sent the alert again; a failing one is
+retried at once (``alert_send_retries``, with backoff) and then at later watches until
+``alert_delivery_attempts`` is reached, when the alert goes to the ``fallback`` tag and is marked
+``undelivered``. Every alert sent, undelivered or cancelled goes into the audit trail.
+
+Apprise URLs hold secrets: they are never logged; services are named ``<tag>#<n> <service>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import apprise
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+
+from cordwatch.settings import Settings, get_settings
+from cordwatch.watch import ALERT, _breaches, _instance
+from db.audit import append_audit, audit_entry
+from db.engine import make_engine, transaction
+from db.repository import CLOCK, OUTBOX, PATHWAY
+from pathway.alerts import (
+    FALLBACK_TAG,
+    HEARTBEAT_MISSED_SWEEPS,
+    AlertLevel,
+    ack_command,
+    alert_context,
+)
+from pathway.ruleset import rules_from_json
+from tasks.effects import EFFECT_HANDLERS
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "alerts"
+
+SENDING_LEASE = timedelta(minutes=5)
+"""A row left ``sending`` longer than this was claimed by a process that died: claim it again."""
+
+# Apprise logs request URLs (with their secrets) at debug level and hosts in its warnings.
+logging.getLogger("apprise").setLevel(logging.CRITICAL)
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine(url: str) -> Engine:
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = make_engine(url)
+    return engine
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The one Jinja environment of alert texts (plain text: no autoescape)."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+
+
+def render(name: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(title, body) of ``templates/alerts/<name>.txt.j2``: its first line is the title."""
+    text = environment().get_template(f"{name}.txt.j2").render(**context).strip()
+    title, _, body = text.partition("\n")
+    return title.strip(), body.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceResult:
+    """The outcome of one Apprise service (named by tag and position, never by URL)."""
+
+    service: str
+    ok: bool
+    tries: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "tries": self.tries}
+
+
+def services_for(config_path: str, tag: str) -> list[tuple[str, Any]]:
+    """The Apprise services tagged ``tag`` in the configuration file, with their safe names."""
+    servers = apprise.Apprise()
+    if Path(config_path).is_file():
+        config = apprise.AppriseConfig()
+        config.add(config_path)
+        servers.add(config)
+    return [
+        (f"{tag}#{index} {server.service_name}", server)
+        for index, server in enumerate(servers.find(tag=tag), start=1)
+    ]
+
+
+def _notify_once(server: Any, title: str, body: str) -> bool:
+    try:
+        return bool(server.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT))
+    except Exception:  # a plugin error is a failed delivery, never a crash (and never logged)
+        return False
+
+
+def send_to_tags(
+    config_path: str,
+    tags: list[str],
+    title: str,
+    body: str,
+    *,
+    skip: frozenset[str] = frozenset(),
+    retries: int,
+    backoff_seconds: float,
+) -> list[ServiceResult]:
+    """Send to each service of each tag separately, retrying a failing one with backoff.
+
+    Services named in ``skip`` already have the alert. A tag with no service is a failure.
+    Blocking: the watch runs it in a worker thread.
+    """
+    results: list[ServiceResult] = []
+    for tag in tags:
+        services = services_for(config_path, tag)
+        if not services:
+            results.append(ServiceResult(f"{tag}: no service configured", False, 0))
+            continue
+        for name, server in services:
+            if name in skip:
+                continue
+            tries = 0
+            ok = False
+            while not ok and tries <= retries:
+                if tries and backoff_seconds:
+                    time.sleep(backoff_seconds * 2 ** (tries - 1))
+                tries += 1
+                ok = _notify_once(server, title, body)
+            results.append(ServiceResult(name, ok, tries))
+    return results
+
+
+def _zone_of(conn: Connection, pathway_id: str | None, settings: Settings) -> ZoneInfo:
+    if pathway_id is not None:
+        rules = conn.execute(select(PATHWAY.c.rules).where(PATHWAY.c.id == pathway_id)).scalar()
+        if rules is not None:
+            return rules_from_json(rules).zone
+    return ZoneInfo(settings.timezone)
+
+
+def message_for(
+    payload: dict[str, Any], *, zone: ZoneInfo, now: datetime, settings: Settings
+) -> tuple[str, str]:
+    """The (title, body) of an alert from its outbox payload (ids and coded facts only)."""
+    level = AlertLevel(payload["level"])
+    if level is AlertLevel.HEARTBEAT:
+        last = payload.get("last_sweep_at")
+        context: dict[str, Any] = {
+            "last_sweep_local": datetime.fromisoformat(last)
+            .astimezone(zone)
+            .strftime("%a %d %b %H:%M %Z")
+            if last
+            else "never",
+            "missed": HEARTBEAT_MISSED_SWEEPS,
+            "interval": f"{settings.watch_interval_seconds} s",
+            "link": f"{settings.prefect_ui_url.rstrip('/')}/deployments",
+            "ack_command": ack_command(payload["alert_id"]),
+        }
+        return render(level.value, context)
+    context = alert_context(
+        alert_id=payload["alert_id"],
+        level=level,
+        step=int(payload["step"]),
+        pathway_id=payload["pathway_id"],
+        category=payload["category"],
+        clock_id=payload["clock_id"],
+        clock_title=payload["clock_title"],
+        due_at=datetime.fromisoformat(payload["due_at"]),
+        zone=zone,
+        now=now,
+        ui_url=settings.prefect_ui_url,
+    ).as_dict()
+    return render(level.value, context)
+
+
+def _moot(conn: Connection, alert: Any) -> str | None:
+    """Why an at-risk or escalation alert no longer applies (clock stopped, breach acknowledged)."""
+    if alert.level not in (AlertLevel.AT_RISK.value, AlertLevel.ESCALATION.value):
+        return None
+    clock = conn.execute(
+        select(CLOCK.c.status, PATHWAY.c.status.label("pathway_status"))
+        .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
+        .where(CLOCK.c.pathway_id == alert.pathway_id)
+        .where(CLOCK.c.clock_id == alert.clock_id)
+        .where(CLOCK.c.starts_at == alert.clock_starts_at)
+    ).first()
+    if clock is None or clock.status != "running" or clock.pathway_status != "open":
+        return "the clock has stopped"
+    if alert.level == AlertLevel.ESCALATION.value:
+        breach = _breaches(conn, [alert.pathway_id]).get(
+            _instance(alert.pathway_id, alert.clock_id, alert.clock_starts_at)
+        )
+        if breach is not None and breach.acknowledged:
+            return "the breach was acknowledged"
+    return None
+
+
+def _audit(
+    action: str, alert: Any, *, now: datetime, reason: str | None, details: dict[str, Any]
+) -> dict[str, Any]:
+    return audit_entry(
+        at=now,
+        action=action,
+        pathway_id=alert.pathway_id,
+        actor="cordwatch",
+        source="alerts",
+        field=alert.clock_id,
+        reason=reason,
+        details={"alert_id": alert.id, "level": alert.level, "step": alert.step, **details},
+    )
+
+
+def _claim(conn: Connection, row: dict[str, Any], now: datetime) -> bool:
+    claimed = conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == row["id"])
+        .where(
+            or_(
+                OUTBOX.c.status == "pending",
+                and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE),
+            )
+        )
+        .values(status="sending", updated_at=now)
+    )
+    return claimed.rowcount == 1
+
+
+async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
+    """Deliver one alert outbox row; returns its new status (sent, pending, undelivered...)."""
+    settings = get_settings()
+    engine = _engine(settings.url())
+    payload = json.loads(row["payload"])
+    with transaction(engine) as conn:
+        alert = conn.execute(select(ALERT).where(ALERT.c.key == row["key"])).first()
+        if alert is None:
+            return str(row["status"])
+        retried_already = row["attempts"] > 0 and row["updated_at"] >= now
+        if (alert.next_attempt_at is not None and alert.next_attempt_at > now) or retried_already:
+            return "pending"  # backing off: at most one attempt per watch
+        if not _claim(conn, row, now):
+            return "claimed"
+        reason = _moot(conn, alert)
+        if reason is not None:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row["id"])
+                .values(status="cancelled", updated_at=now)
+            )
+            conn.execute(update(ALERT).where(ALERT.c.id == alert.id).values(note=reason))
+            append_audit(
+                conn, [_audit("alert.cancelled", alert, now=now, reason=reason, details={})]
+            )
+            return "cancelled"
+        zone = _zone_of(conn, alert.pathway_id, settings)
+    title, body = message_for(payload, zone=zone, now=now, settings=settings)
+    previous: dict[str, Any] = json.loads(row["result"]) if row.get("result") else {}
+    services: dict[str, Any] = previous.get("services", {})
+    done = frozenset(name for name, result in services.items() if result["ok"])
+    results = await asyncio.to_thread(
+        send_to_tags,
+        settings.alert_config_path,
+        alert.tags.split(","),
+        title,
+        body,
+        skip=done,
+        retries=settings.alert_send_retries,
+        backoff_seconds=settings.alert_retry_backoff_seconds,
+    )
+    for result in results:
+        services[result.service] = {**result.as_dict(), "at": now.isoformat()}
+    failed = sorted(name for name, result in services.items() if not result["ok"])
+    attempts = int(row["attempts"]) + 1
+    outcome: dict[str, Any] = {"services": services}
+    alert_values: dict[str, Any] = {}
+    if not failed:
+        status = "sent"
+        alert_values["delivered_at"] = now
+    elif attempts >= settings.alert_delivery_attempts:
+        status = "undelivered"
+        fallback_title, fallback_body = render(
+            "fallback", {"tags": alert.tags, "title": title, "body": body}
+        )
+        fallback = await asyncio.to_thread(
+            send_to_tags,
+            settings.alert_config_path,
+            [FALLBACK_TAG],
+            fallback_title,
+            fallback_body,
+            retries=settings.alert_send_retries,
+            backoff_seconds=settings.alert_retry_backoff_seconds,
+        )
+        outcome["fallback"] = {r.service: {**r.as_dict(), "at": now.isoformat()} for r in fallback}
+        alert_values["fallback_at"] = now
+    else:
+        status = "pending"
+        backoff = settings.alert_retry_backoff_seconds * 2 ** (attempts - 1)
+        alert_values["next_attempt_at"] = now + timedelta(seconds=backoff)
+    with transaction(engine) as conn:
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == row["id"])
+            .values(
+                status=status,
+                attempts=attempts,
+                updated_at=now,
+                result=json.dumps(outcome, sort_keys=True),
+            )
+        )
+        conn.execute(update(ALERT).where(ALERT.c.id == alert.id).values(**alert_values))
+        if status != "pending":
+            append_audit(
+                conn,
+                [
+                    _audit(
+                        "alert.sent" if status == "sent" else "alert.undelivered",
+                        alert,
+                        now=now,
+                        reason=f"failed: {', '.join(failed)}" if failed else None,
+                        details={"tags": alert.tags.split(","), "attempts": attempts, **outcome},
+                    )
+                ],
+            )
+    return status
+
+
+EFFECT_HANDLERS["alert"] = deliver_alert
+
+
+def deliverable_rows(
+    engine: Engine, now: datetime, *, key_prefix: str = "alert:"
+) -> list[dict[str, Any]]:
+    """Alert outbox rows to try now: pending, or left ``sending`` by a process that died."""
+    query = (
+        select(OUTBOX)
+        .where(OUTBOX.c.kind == "alert")
+        .where(OUTBOX.c.key.startswith(key_prefix, autoescape=True))
+        .where(
+            or_(
+                OUTBOX.c.status == "pending",
+                and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE),
+            )
+        )
+        .order_by(OUTBOX.c.id)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+async def deliver_pending_alerts(now: datetime, *, key_prefix: str = "alert:") -> dict[str, int]:
+    """Deliver every alert that is due, ``alert_concurrency`` at a time; counts by new status."""
+    settings = get_settings()
+    rows = deliverable_rows(_engine(settings.url()), now, key_prefix=key_prefix)
+    gate = asyncio.Semaphore(settings.alert_concurrency)
+
+    async def one(row: dict[str, Any]) -> str:
+        async with gate:
+            return await deliver_alert(row, now)
+
+    counts: dict[str, int] = {}
+    for status in await asyncio.gather(*(one(row) for row in rows)):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def send_test(tag: str, *, now: datetime, settings: Settings) -> list[ServiceResult]:
+    """Send the test message to every service of ``tag`` (``cordwatch alerts test``)."""
+    zone = ZoneInfo(settings.timezone)
+    title, body = render(
+        "test", {"tag": tag, "sent_local": now.astimezone(zone).strftime("%a %d %b %H:%M %Z")}
+    )
+    return send_to_tags(
+        settings.alert_config_path,
+        [tag],
+        title,
+        body,
+        retries=0,
+        backoff_seconds=0,
+    )
