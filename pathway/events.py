@@ -477,13 +477,20 @@ def parse_event(raw: str | bytes) -> PathwayEvent:
     try:
         return _ADAPTER.validate_json(data)
     except ValidationError as err:
-        try:
-            decoded = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as bad:
-            raise EventRejected("event", f"not valid JSON ({bad.__class__.__name__})") from bad
-        if not isinstance(decoded, dict):
-            raise EventRejected("event", "an event must be a JSON object") from err
-        raise _rejection(err, decoded) from err
+        # Raised outside this block: pydantic's error text repeats the input (NHS number,
+        # names), and no traceback may carry it, not even as the exception's context.
+        rejection = _rejection_of(err, data)
+    raise rejection
+
+
+def _rejection_of(err: ValidationError, data: bytes) -> EventRejected:
+    try:
+        decoded = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as bad:
+        return EventRejected("event", f"not valid JSON ({bad.__class__.__name__})")
+    if not isinstance(decoded, dict):
+        return EventRejected("event", "an event must be a JSON object")
+    return _rejection(err, decoded)
 
 
 def event_to_json(event: PathwayEvent) -> str:

@@ -280,7 +280,7 @@ def pin_rules(
         _zone(timezone)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise RulesetError(f"unknown time zone {timezone!r}") from err
-    overrides = dict(local_sla_hours or {})
+    overrides = {clock_id: float(hours) for clock_id, hours in (local_sla_hours or {}).items()}
     for clock_id, hours in overrides.items():
         rule = ruleset.rule(clock_id)
         if not rule.local or rule.local_bounds_hours is None:
