@@ -147,6 +147,8 @@ def clock_values(pathway_id: str, clock: Clock) -> dict[str, Any]:
         "stopped_at": clock.stopped_at,
         "status": clock.outcome.value if clock.outcome is not None else "running",
         "reason": clock.reason,
+        # Recomputed by the next deadline watch whenever the clock changes.
+        "next_alert_at": None,
     }
 
 
@@ -224,6 +226,7 @@ def sync_clocks(
                         "limit",
                         "kind",
                         "local",
+                        "next_alert_at",
                     )
                 }
             ),

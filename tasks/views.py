@@ -150,6 +150,7 @@ def board_table(rows: list[BoardRow], zone: Any) -> list[dict[str, Any]]:
             "due": local_time(r.due_at, zone) if r.due_at else "",
             "time left": human_delta(r.time_left) if r.time_left is not None else "",
             "breached clocks": r.breached_clocks,
+            "undelivered alerts": r.undelivered_alerts,
         }
         for r in rows
     ]
