@@ -16,6 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine
 
+from cordwatch.cli_common import migrated_engine, moment_or_now, parse_moment
 from cordwatch.intake import Intake, IntakeResult
 from cordwatch.settings import Settings, get_settings
 from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
@@ -43,29 +44,8 @@ AsOf = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def parse_moment(text: str, option: str) -> datetime:
-    """An aware instant from ISO 8601 text; a naive time is refused, never guessed."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint=option) from error
-    if moment.tzinfo is None:
-        raise typer.BadParameter(
-            "give a UTC offset (2026-11-24T09:00+00:00): a naive time is ambiguous",
-            param_hint=option,
-        )
-    return moment.astimezone(UTC)
-
-
-def moment_or_now(text: str | None, option: str = "--as-of") -> datetime:
-    """The shell's single reading of the clock, unless the user gave the moment."""
-    return datetime.now(UTC) if text is None else parse_moment(text, option)
-
-
 def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.url())
-    upgrade(engine)
-    return engine
+    return migrated_engine(settings)
 
 
 def _intake(settings: Settings, engine: Engine) -> Intake:

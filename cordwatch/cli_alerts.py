@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from cordwatch.cli_common import migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
 from pathway.alerts import ALL_TAGS
 
@@ -32,29 +33,11 @@ AsOf = Annotated[
 
 
 def _engine() -> Engine:
-    from db.engine import make_engine
-    from db.migrate import upgrade
-
-    engine = make_engine(get_settings().url())
-    upgrade(engine)
-    return engine
+    return migrated_engine()
 
 
 def _moment(text: str | None) -> datetime:
-    """The shell's single reading of the clock, unless the user gave the moment."""
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 time", param_hint="--as-of"
-        ) from error
-    if moment.tzinfo is None:
-        raise typer.BadParameter(
-            "give a UTC offset: a naive time is ambiguous", param_hint="--as-of"
-        )
-    return moment.astimezone(UTC)
+    return moment_or_now(text)
 
 
 @alerts_app.callback()
