@@ -109,6 +109,52 @@ class Settings(BaseSettings):
         description="Base URL of the Prefect UI, for the pathway link in alerts.",
     )
 
+    letters_dir: str = Field(
+        default="cordwatch-data/letters",
+        min_length=1,
+        description="Folder letters are written to (one subfolder per pathway: HTML, PDF, text).",
+    )
+    letter_service_name: str = Field(
+        default="Metastatic Spinal Cord Compression (MSCC) Service",
+        min_length=1,
+        description="Letterhead: the service that sends the letters.",
+    )
+    letter_organisation: str = Field(
+        default="Example Hospitals NHS Foundation Trust",
+        min_length=1,
+        description="Letterhead: the organisation (trust) the service belongs to.",
+    )
+    letter_address: str = Field(
+        default="Example General Hospital, Example Road, Exampletown, EX1 1AA",
+        min_length=1,
+        description="Letterhead: the postal address, lines separated by commas.",
+    )
+    letter_phone: str = Field(
+        default="01632 960000",
+        min_length=1,
+        description="Letterhead: the service's telephone number (office hours).",
+    )
+    letter_hotline: str = Field(
+        default="01632 960111",
+        min_length=1,
+        description="The MSCC coordinator hotline (24 hours), printed in every letter and the "
+        "patient's safety-netting advice.",
+    )
+    letter_email: str | None = Field(
+        default=None, description="Letterhead: the service's e-mail address (optional)."
+    )
+    letter_logo_path: str | None = Field(
+        default=None,
+        description="Letterhead: a logo image (PNG or SVG) printed top right (optional).",
+    )
+    letter_delivery_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        description="Attempts (one per watch or event run) to produce and deliver a letter "
+        "before it shows as undelivered.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 
 from cordwatch.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
 from db.engine import transaction
-from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, chunks, table
+from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, chunks, existing_outbox_keys, table
 from pathway.alerts import (
     TAGS,
     AlertDue,
@@ -32,6 +32,8 @@ from pathway.alerts import (
     escalation_interval,
     next_alert_at,
 )
+from pathway.effects import Effect
+from pathway.letters import breach_report_effect
 from pathway.ruleset import EscalationMinutes, PinnedRules, rules_from_json
 
 ALERT = table("alert")
@@ -106,15 +108,6 @@ def _candidate_clocks(conn: Connection, at: datetime) -> list[Any]:
                 .where(condition)
                 .where(PATHWAY.c.status == "open")
             )
-        )
-    return found
-
-
-def _existing_keys(conn: Connection, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for part in chunks(keys):
-        found.update(
-            row.key for row in conn.execute(select(OUTBOX.c.key).where(OUTBOX.c.key.in_(part)))
         )
     return found
 
@@ -273,7 +266,14 @@ def sweep(
                     ),
                 }
             )
-        existing = _existing_keys(conn, [key for _, _, key, _ in owed])
+        reports = [
+            breach_report_effect(row.pathway_id, row.clock_id, row.starts_at)
+            for row, due, _, _ in owed
+            if due.level is AlertLevel.BREACH
+        ]
+        existing = existing_outbox_keys(
+            conn, [key for _, _, key, _ in owed] + [report.key for report in reports]
+        )
         outbox_rows: list[dict[str, Any]] = []
         alert_rows: list[dict[str, Any]] = []
         for row, due, key, title in owed:
@@ -304,8 +304,13 @@ def sweep(
                 )
             )
             alert_rows.append(alert_values(alert, at=as_of, clock_starts_at=row.starts_at))
+        # A breach also owes clinical governance its breach report letter (once per clock).
+        outbox_rows.extend(
+            effect_values(report, at=as_of) for report in reports if report.key not in existing
+        )
         if outbox_rows:
             conn.execute(insert(OUTBOX), outbox_rows)
+        if alert_rows:
             conn.execute(insert(ALERT), alert_rows)
         conn.execute(
             update(CLOCK)
@@ -314,6 +319,20 @@ def sweep(
             moves,
         )
     return result
+
+
+def effect_values(effect: Effect, *, at: datetime) -> dict[str, Any]:
+    """The outbox row of an effect decided by the core (a letter), pending until delivered."""
+    return {
+        "key": effect.key,
+        "kind": effect.kind,
+        "pathway_id": effect.payload.get("pathway_id"),
+        "payload": json.dumps(effect.payload, sort_keys=True),
+        "status": "pending",
+        "attempts": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
 
 
 def outbox_values(alert: QueuedAlert, *, at: datetime, extra: dict[str, Any]) -> dict[str, Any]:

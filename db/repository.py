@@ -122,6 +122,16 @@ def list_events(conn: Connection, pathway_ids: Sequence[str]) -> dict[str, list[
     return events
 
 
+def existing_outbox_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
+    """The outbox keys among ``keys`` that are already queued (an effect is owed once)."""
+    found: set[str] = set()
+    for part in chunks(sorted(set(keys))):
+        found.update(
+            row.key for row in conn.execute(select(OUTBOX.c.key).where(OUTBOX.c.key.in_(part)))
+        )
+    return found
+
+
 def patient_ids_by_nhs_number(conn: Connection, numbers: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for part in chunks(sorted(set(numbers))):

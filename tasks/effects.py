@@ -9,10 +9,10 @@ sent twice.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from cordwatch.settings import get_settings
 from db.engine import make_engine
@@ -22,6 +22,9 @@ EffectHandler = Callable[[dict[str, Any], datetime], Awaitable[str]]
 """(outbox row as a dict, now) -> the row's new status."""
 
 EFFECT_HANDLERS: dict[str, EffectHandler] = {}
+
+SENDING_LEASE = timedelta(minutes=5)
+"""A row left ``sending`` longer than this was claimed by a process that died: try it again."""
 
 
 def _load_handlers() -> None:
@@ -36,11 +39,18 @@ def _load_handlers() -> None:
                 raise
 
 
-def pending_rows(pathway_id: str | None, kinds: set[str] | None = None) -> list[dict[str, Any]]:
-    """Pending outbox rows, oldest first, of one pathway or of all."""
+def pending_rows(
+    pathway_id: str | None, kinds: set[str] | None = None, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Pending outbox rows, oldest first, of one pathway or of all; with ``now``, also rows
+    left ``sending`` past the lease by a process that died."""
     engine = make_engine(get_settings().url())
     try:
-        query = select(OUTBOX).where(OUTBOX.c.status == "pending").order_by(OUTBOX.c.id)
+        waiting = OUTBOX.c.status == "pending"
+        if now is not None:
+            stale = and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE)
+            waiting = or_(waiting, stale)
+        query = select(OUTBOX).where(waiting).order_by(OUTBOX.c.id)
         if pathway_id is not None:
             query = query.where(OUTBOX.c.pathway_id == pathway_id)
         if kinds is not None:
@@ -55,7 +65,7 @@ async def run_pending_effects(pathway_id: str | None, now: datetime) -> dict[str
     """Deliver every pending effect that has a handler; returns counts by resulting status."""
     _load_handlers()
     counts: dict[str, int] = {}
-    for row in pending_rows(pathway_id, set(EFFECT_HANDLERS)):
+    for row in pending_rows(pathway_id, set(EFFECT_HANDLERS), now=now):
         status = await EFFECT_HANDLERS[row["kind"]](row, now)
         counts[status] = counts.get(status, 0) + 1
     return counts

@@ -81,7 +81,7 @@ def _empty(engine: Engine) -> None:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         else:
             conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_delete"))
-        for name in ("alert", "watch_run"):
+        for name in ("alert", "watch_run", "letter", "letter_template"):
             conn.execute(text(f"DELETE FROM {name}"))
         for table in (AUDIT, OUTBOX, CLOCK, MILESTONE, INBOX, PATHWAY, PATIENT):
             conn.execute(table.delete())

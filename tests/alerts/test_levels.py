@@ -75,7 +75,9 @@ def test_each_level_reaches_its_roles_once_across_repeated_sweeps_and_replays(
     assert receivers.ok.bodies("fallback") == []
     with alert_engine.connect() as conn:
         sent = conn.execute(select(AUDIT.c.action).where(AUDIT.c.action == "alert.sent")).all()
-        statuses = set(conn.execute(select(OUTBOX.c.status)).scalars())
+        statuses = set(
+            conn.execute(select(OUTBOX.c.status).where(OUTBOX.c.kind == "alert")).scalars()
+        )
     assert len(sent) == 4
     assert statuses == {"sent"}
 

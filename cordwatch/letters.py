@@ -1,0 +1,276 @@
+"""Rendering letters: one Jinja2 environment, versioned templates, HTML, text and PDF, files on disk.
+
+The wording lives in ``templates/letters/<name>.html.j2`` and ``<name>.txt.j2`` (sharing the
+``_*.j2`` layouts); the values come from :func:`pathway.letters.letter_context`. The environment
+uses ``StrictUndefined``, so a missing value is an error, never a blank in a patient letter, and
+autoescapes the HTML templates, so a name like ``<script>`` prints as text. A template version is
+the hash of every source a letter is rendered from: the ``letter`` row records it and
+``letter_template`` keeps those sources, so the exact wording sent can always be shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Connection, select
+
+from cordwatch.settings import Settings
+from db.repository import get_pathway, list_events, table
+from pathway.clocks import ClockStatus
+from pathway.engine import evaluate
+from pathway.letters import (
+    BREACH_REPORT,
+    LETTERS,
+    Letterhead,
+    LetterNotApplicable,
+    LetterRequest,
+    PathwayFacts,
+    Recipient,
+    letter_context,
+)
+from pathway.ruleset import rules_from_json
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "letters"
+
+LETTER = table("letter")
+LETTER_TEMPLATE = table("letter_template")
+
+FORMATS = ("html", "txt", "pdf")
+
+_ID_ALPHABET = "23456789BCDFGHJKLMNPQRSTVWXZ"  # as alert ids: no vowels, no look-alikes
+
+
+def letter_id(key: str) -> str:
+    """``LT-7F3K2Q9B``: derived from the outbox key, so a retry rewrites the same files."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return "LT-" + "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[:8])
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith(".html.j2")
+
+
+def paragraph(text: str, width: int = 76, indent: str = "") -> str:
+    """The ``para`` filter of the text letters: whitespace collapsed, wrapped at ``width``."""
+    return textwrap.fill(
+        " ".join(text.split()),
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent),
+        break_on_hyphens=False,
+    )
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The one Jinja environment of letters: strict, and autoescaping its HTML templates."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["para"] = paragraph
+    return env
+
+
+def template_sources(name: str) -> dict[str, str]:
+    """Every source ``name`` is rendered from: its two templates and the shared layouts."""
+    files = [TEMPLATES / f"{name}.html.j2", TEMPLATES / f"{name}.txt.j2"]
+    files.extend(sorted(TEMPLATES.glob("_*.j2")))
+    return {path.name: path.read_text(encoding="utf-8") for path in files}
+
+
+@lru_cache(maxsize=32)
+def template_version(name: str) -> tuple[str, str]:
+    """(version, sources as JSON): the version is the first 16 hex digits of their SHA-256."""
+    sources = json.dumps(template_sources(name), sort_keys=True)
+    return hashlib.sha256(sources.encode()).hexdigest()[:16], sources
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedLetter:
+    """A letter rendered in its three formats (PDF only when asked for)."""
+
+    name: str
+    html: str
+    text: str
+    pdf: bytes | None
+    version: str
+
+    def content(self, fmt: str) -> bytes:
+        if fmt == "html":
+            return self.html.encode()
+        if fmt == "txt":
+            return self.text.encode()
+        if self.pdf is None:
+            raise ValueError("the PDF was not rendered")
+        return self.pdf
+
+
+def render_pdf(html: str) -> bytes:
+    """A4 PDF of a letter's HTML (its print styles set the page), with WeasyPrint."""
+    from weasyprint import HTML  # imported late: it loads Pango, which a text preview never needs
+
+    pdf: bytes = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    return pdf
+
+
+def render_letter(name: str, context: dict[str, Any], *, pdf: bool = True) -> RenderedLetter:
+    """Render ``name`` with ``context`` (StrictUndefined: a missing value raises)."""
+    env = environment()
+    html = env.get_template(f"{name}.html.j2").render(**context)
+    text = env.get_template(f"{name}.txt.j2").render(**context).rstrip() + "\n"
+    return RenderedLetter(
+        name=name,
+        html=html,
+        text=text,
+        pdf=render_pdf(html) if pdf else None,
+        version=template_version(name)[0],
+    )
+
+
+def letterhead_from(settings: Settings) -> Letterhead:
+    """The letterhead the settings describe (a logo is embedded by its file URI)."""
+    logo = Path(settings.letter_logo_path).resolve() if settings.letter_logo_path else None
+    return Letterhead(
+        service_name=settings.letter_service_name,
+        organisation=settings.letter_organisation,
+        address=tuple(part.strip() for part in settings.letter_address.split(",") if part.strip()),
+        phone=settings.letter_phone,
+        hotline=settings.letter_hotline,
+        email=settings.letter_email,
+        logo_uri=logo.as_uri() if logo is not None and logo.is_file() else None,
+    )
+
+
+def load_facts(conn: Connection, key: str) -> PathwayFacts:
+    """The facts of one pathway (by ``PW-`` id or referral reference) that letters draw on."""
+    row = get_pathway(conn, key)
+    events = list_events(conn, [row.id])[row.id]
+    return PathwayFacts(pathway_id=row.id, events=tuple(events), rules=rules_from_json(row.rules))
+
+
+def context_for(
+    request: LetterRequest, facts: PathwayFacts, *, settings: Settings, produced_at: datetime
+) -> dict[str, Any]:
+    """The template context of one letter request (raises LetterNotApplicable)."""
+    return letter_context(
+        request, facts, letterhead=letterhead_from(settings), produced_at=produced_at
+    )
+
+
+def preview_request(
+    facts: PathwayFacts,
+    name: str,
+    *,
+    recipient: str | None,
+    event_id: str | None,
+    clock_id: str | None,
+    as_of: datetime,
+) -> LetterRequest:
+    """The letter ``cordwatch letter preview`` renders: the latest triggering event, or the
+    first clock breached at ``as_of`` for a breach report, unless one is named."""
+    spec = LETTERS.get(name)
+    if spec is None:
+        raise LetterNotApplicable("NAME", f"unknown letter {name!r}; letters: {', '.join(LETTERS)}")
+    to = Recipient(recipient) if recipient is not None else spec.recipients[0]
+    if name == BREACH_REPORT:
+        view = evaluate(facts.events, facts.rules)
+        breached = [
+            c
+            for c in view.clocks
+            if c.status_at(as_of) is ClockStatus.BREACHED and clock_id in (None, c.id)
+        ]
+        if not breached:
+            raise LetterNotApplicable(
+                "--clock", "no clock of this pathway is breached at that time"
+            )
+        clock = breached[0]
+        return LetterRequest(name, to, clock_id=clock.id, clock_starts_at=clock.starts_at)
+    if event_id is None:
+        matching = [e for e in facts.events if e.type == spec.trigger]
+        if not matching:
+            raise LetterNotApplicable(
+                "--pathway", f"has no {spec.trigger} event, which {name} is about"
+            )
+        event_id = max(matching, key=lambda e: (e.occurred_at, e.event_id)).event_id
+    return LetterRequest(name, to, event_id=event_id)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_files(directory: Path, stem: str, rendered: RenderedLetter) -> dict[str, Path]:
+    """Write the letter's three files atomically (a temporary file, then a rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for fmt in FORMATS:
+        path = directory / f"{stem}.{fmt}"
+        partial = directory / f".{stem}.{fmt}.partial"
+        partial.write_bytes(rendered.content(fmt))
+        partial.replace(path)
+        paths[fmt] = path
+    return paths
+
+
+def list_letters(conn: Connection, pathway_id: str) -> list[dict[str, Any]]:
+    """Every letter of a pathway, produced or still owed, oldest first (ids and coded facts)."""
+    from db.repository import OUTBOX
+
+    produced = {
+        row.key: row
+        for row in conn.execute(
+            select(LETTER).where(LETTER.c.pathway_id == pathway_id).order_by(LETTER.c.produced_at)
+        )
+    }
+    found: list[dict[str, Any]] = []
+    outbox = conn.execute(
+        select(OUTBOX)
+        .where(OUTBOX.c.pathway_id == pathway_id)
+        .where(OUTBOX.c.kind == "letter")
+        .order_by(OUTBOX.c.id)
+    )
+    for row in outbox:
+        payload = json.loads(row.payload)
+        letter = produced.get(row.key)
+        result = json.loads(row.result) if row.result else {}
+        found.append(
+            {
+                "id": letter.id if letter is not None else None,
+                "letter": payload["letter"],
+                "recipient": payload["recipient"],
+                "event_id": payload.get("event_id"),
+                "clock_id": payload.get("clock_id"),
+                "status": row.status,
+                "attempts": row.attempts,
+                "template_version": letter.template_version if letter is not None else None,
+                "channel": letter.channel if letter is not None else None,
+                "produced_at": letter.produced_at.isoformat() if letter is not None else None,
+                "delivered_at": letter.delivered_at.isoformat()
+                if letter is not None and letter.delivered_at is not None
+                else None,
+                "files": {
+                    "html": letter.html_path,
+                    "pdf": letter.pdf_path,
+                    "txt": letter.text_path,
+                }
+                if letter is not None
+                else None,
+                "pdf_sha256": letter.pdf_sha256 if letter is not None else None,
+                "error": result.get("error"),
+                "services": result.get("services", {}),
+            }
+        )
+    return found

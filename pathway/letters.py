@@ -1,0 +1,727 @@
+"""Which letters an event causes, and what each letter says, decided without I/O (pathway-spec.md 7).
+
+Two things live here, both pure:
+
+* :func:`letter_effects`, an effect rule: the letters an accepted event owes, each an outbox
+  :class:`~pathway.effects.Effect` keyed by (letter, pathway, triggering event, recipient), so a
+  replay or a retry can never queue a letter twice. A breach report is keyed by the clock
+  instance instead: the deadline watch (a running clock passes its due time) and the intake (a
+  clock stops late) may both see the same breach, and it is reported once.
+* :func:`letter_context`, which turns a pathway's facts into the values a template prints. The
+  templates (``templates/letters/``) hold the wording; the context holds facts already put into
+  words and times already in the service time zone, so a template never computes anything.
+
+Patient identifiers (name, date of birth, NHS number, MRN) are in the context only for the
+recipients entitled to them (:data:`ENTITLED`): the clinical-governance breach report names the
+pathway by its ids alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pathway.alerts import CATEGORY_WORDS
+from pathway.clocks import Clock, ClockStatus
+from pathway.effects import EVENT_EFFECT_RULES, Effect
+from pathway.engine import Milestone, PathwayView, evaluate, sort_key
+from pathway.events import PathwayEvent, ReferralReceived
+from pathway.ruleset import PinnedRules
+
+
+class Recipient(StrEnum):
+    """Who a letter is addressed to: a role, resolved to an address by the hospital's systems."""
+
+    REFERRER = "referrer"
+    RADIOLOGY = "radiology"
+    PATIENT = "patient"
+    GP = "gp"
+    SERVICE_LEAD = "service_lead"
+
+
+RECIPIENT_WORDS = {
+    Recipient.REFERRER: "the referring clinician",
+    Recipient.RADIOLOGY: "radiology",
+    Recipient.PATIENT: "the patient",
+    Recipient.GP: "the patient's GP",
+    Recipient.SERVICE_LEAD: "the service lead (clinical governance)",
+}
+
+ENTITLED = frozenset({Recipient.REFERRER, Recipient.RADIOLOGY, Recipient.PATIENT, Recipient.GP})
+"""Recipients whose letters may carry the patient's identifiers (they are caring for them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LetterSpec:
+    """One letter of pathway-spec.md section 7."""
+
+    name: str
+    title: str
+    recipients: tuple[Recipient, ...]
+    trigger: str
+
+
+LETTERS: dict[str, LetterSpec] = {
+    spec.name: spec
+    for spec in (
+        LetterSpec(
+            "referral_acknowledgement",
+            "Referral acknowledgement",
+            (Recipient.REFERRER,),
+            "referral.received",
+        ),
+        LetterSpec(
+            "imaging_request",
+            "Request for urgent spinal imaging",
+            (Recipient.RADIOLOGY,),
+            "imaging.requested",
+        ),
+        LetterSpec(
+            "patient_information",
+            "Information for you: what happens next",
+            (Recipient.PATIENT,),
+            "referral.received",
+        ),
+        LetterSpec(
+            "imaging_outcome",
+            "Spinal imaging result",
+            (Recipient.GP, Recipient.REFERRER),
+            "imaging.reported",
+        ),
+        LetterSpec(
+            "mdt_outcome",
+            "Treatment decision",
+            (Recipient.GP, Recipient.REFERRER, Recipient.PATIENT),
+            "mdt.decided",
+        ),
+        LetterSpec("treatment_summary", "Treatment summary", (Recipient.GP,), "pathway.closed"),
+        LetterSpec(
+            "breach_report",
+            "Clock breach report",
+            (Recipient.SERVICE_LEAD,),
+            "a clock breaches",
+        ),
+    )
+}
+"""Every letter, in the order of the spec's table: the registry templates and tests follow."""
+
+_BY_TRIGGER: dict[str, tuple[LetterSpec, ...]] = {}
+for _spec in LETTERS.values():
+    _BY_TRIGGER[_spec.trigger] = (*_BY_TRIGGER.get(_spec.trigger, ()), _spec)
+
+BREACH_REPORT = "breach_report"
+
+
+def letter_key(name: str, pathway_id: str, event_id: str, recipient: Recipient) -> str:
+    """The outbox key of a letter caused by an event: one per (letter, pathway, event, recipient)."""
+    return f"letter:{name}:{pathway_id}:{event_id}:{recipient.value}"
+
+
+def breach_report_key(pathway_id: str, clock_id: str, starts_at: datetime) -> str:
+    """The outbox key of a breach report: one per clock instance, whoever notices the breach."""
+    return f"letter:{BREACH_REPORT}:{pathway_id}:{clock_id}:{starts_at.isoformat()}"
+
+
+def breach_report_effect(pathway_id: str, clock_id: str, starts_at: datetime) -> Effect:
+    """The breach report owed for one breached clock instance (used by intake and watch)."""
+    return Effect(
+        kind="letter",
+        key=breach_report_key(pathway_id, clock_id, starts_at),
+        payload={
+            "letter": BREACH_REPORT,
+            "recipient": Recipient.SERVICE_LEAD.value,
+            "pathway_id": pathway_id,
+            "event_id": None,
+            "clock_id": clock_id,
+            "clock_starts_at": starts_at.isoformat(),
+        },
+    )
+
+
+def _event_letter(spec: LetterSpec, pathway_id: str, event_id: str, to: Recipient) -> Effect:
+    return Effect(
+        kind="letter",
+        key=letter_key(spec.name, pathway_id, event_id, to),
+        payload={
+            "letter": spec.name,
+            "recipient": to.value,
+            "pathway_id": pathway_id,
+            "event_id": event_id,
+        },
+    )
+
+
+def _treated(view: PathwayView) -> bool:
+    return any(m.type == "treatment.started" for m in view.milestones)
+
+
+def letter_effects(
+    pathway_id: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+) -> list[Effect]:
+    """The letters an accepted event owes (an effect rule of :mod:`pathway.effects`).
+
+    A treatment summary is owed when the pathway closes after a treatment started (whatever the
+    closing reason); a breach report for every clock instance this event stopped late.
+    """
+    effects: list[Effect] = []
+    for spec in _BY_TRIGGER.get(event.type, ()):
+        if spec.name == "treatment_summary" and not _treated(after):
+            continue
+        effects.extend(
+            _event_letter(spec, pathway_id, event.event_id, to) for to in spec.recipients
+        )
+    breached_before = {
+        (c.id, c.starts_at)
+        for c in (before.clocks if before is not None else ())
+        if c.outcome is ClockStatus.BREACHED
+    }
+    effects.extend(
+        breach_report_effect(pathway_id, clock.id, clock.starts_at)
+        for clock in after.clocks
+        if clock.outcome is ClockStatus.BREACHED
+        and (clock.id, clock.starts_at) not in breached_before
+    )
+    return effects
+
+
+EVENT_EFFECT_RULES.append(letter_effects)
+
+
+# --- Contexts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """The service that sends the letters (settings): printed at the top and in the signature."""
+
+    service_name: str
+    organisation: str
+    address: tuple[str, ...]
+    phone: str
+    hotline: str
+    email: str | None = None
+    logo_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LetterRequest:
+    """What one letter is about: its name, recipient and cause (an event, or a breached clock)."""
+
+    name: str
+    recipient: Recipient
+    event_id: str | None = None
+    clock_id: str | None = None
+    clock_starts_at: datetime | None = None
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> LetterRequest:
+        """The request an outbox payload describes (see :func:`letter_effects`)."""
+        starts = payload.get("clock_starts_at")
+        return cls(
+            name=payload["letter"],
+            recipient=Recipient(payload["recipient"]),
+            event_id=payload.get("event_id"),
+            clock_id=payload.get("clock_id"),
+            clock_starts_at=datetime.fromisoformat(starts) if starts else None,
+        )
+
+
+class LetterNotApplicable(ValueError):
+    """The pathway has no fact this letter is about (no such event, no such breached clock)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+WORDS: dict[str, str] = {
+    # cancer status
+    "known": "known cancer",
+    "suspected": "suspected cancer",
+    "none": "no known cancer",
+    # pain red flags and neurological features (clinical-research.md 2.1, 2.2)
+    "thoracic_or_cervical_pain": "thoracic or cervical spinal pain",
+    "progressive_lumbar_pain": "progressive lumbar spinal pain",
+    "severe_unremitting_lower_spinal_pain": "severe unremitting lower spinal pain",
+    "pain_on_straining": "spinal pain aggravated by straining",
+    "localised_tenderness": "localised spinal tenderness",
+    "nocturnal_pain": "nocturnal spinal pain preventing sleep",
+    "radicular_pain": "radicular pain",
+    "limb_weakness": "limb weakness",
+    "difficulty_walking": "difficulty walking",
+    "sensory_loss": "sensory loss",
+    "bladder_or_bowel_dysfunction": "bladder or bowel dysfunction",
+    "cord_or_cauda_equina_signs": "signs of spinal cord or cauda equina compression",
+    # mobility
+    "independent": "walking independently",
+    "with_aid": "walking with an aid",
+    "non_ambulatory": "not able to walk",
+    # imaging
+    "mri_whole_spine": "MRI of the whole spine",
+    "ct_whole_spine": "CT of the whole spine",
+    "mscc": "metastatic spinal cord compression",
+    "spinal_metastases": "spinal metastases without cord compression",
+    "no_spinal_metastases": "no spinal metastases",
+    # board and plan
+    "emergency_virtual": "emergency virtual MSCC meeting",
+    "spinal": "spinal multidisciplinary team meeting",
+    "site_specific": "site-specific multidisciplinary team meeting",
+    "surgery": "surgery",
+    "radiotherapy": "radiotherapy",
+    "surgery_then_radiotherapy": "surgery followed by radiotherapy",
+    "systemic_therapy": "systemic anti-cancer therapy",
+    "best_supportive_care": "best supportive care",
+    "vertebroplasty": "vertebroplasty",
+    "curative": "curative",
+    "palliative": "palliative",
+    # closing
+    "treatment_completed": "treatment completed",
+    "declined": "the patient declined further treatment",
+    "died": "the patient died",
+    "transferred": "care transferred to another service",
+    "ruled_out": "spinal metastases ruled out",
+    "unfit_for_treatment": "not fit for treatment",
+    # clock status
+    "running": "running",
+    "met": "met",
+    "breached": "breached",
+    "excluded": "excluded",
+}
+
+PATIENT_WORDS: dict[str, str] = {
+    "mri_whole_spine": "an MRI scan of your whole spine",
+    "ct_whole_spine": "a CT scan of your whole spine",
+    "surgery": "an operation on your spine",
+    "radiotherapy": "radiotherapy (treatment with high-energy X-rays)",
+    "surgery_then_radiotherapy": "an operation on your spine, followed by radiotherapy",
+    "systemic_therapy": "medicines to treat the cancer, such as chemotherapy",
+    "best_supportive_care": "care to keep you comfortable and control your symptoms",
+    "mscc": "the cancer is pressing on your spinal cord",
+    "spinal_metastases": "the cancer has spread to the bones of your spine, "
+    "but it is not pressing on your spinal cord",
+    "no_spinal_metastases": "there is no sign of cancer in your spine",
+}
+
+
+def words(code: str | None) -> str:
+    """A coded value in words (unknown codes are shown as they are, never dropped)."""
+    if code is None:
+        return ""
+    return WORDS.get(code, code.replace("_", " "))
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """``Friday 20 November 2026, 14:30 GMT``: a time as the reader's wall clock shows it."""
+    local = moment.astimezone(zone)
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M %Z}"
+
+
+def local_date(day: date) -> str:
+    """``20 November 2026``."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def due_words(clock: Clock, zone: ZoneInfo) -> str:
+    """When a clock is due, as a reader needs it.
+
+    Hour clocks: the due instant. Day clocks: their ``due_at`` is the first late instant (the
+    start of the day after the due date), so the reader is told "by the end of" the due date.
+    """
+    if clock.kind == "hour":
+        return f"by {local_time(clock.due_at, zone)}"
+    last_day = (clock.due_at - timedelta(microseconds=1)).astimezone(zone).date()
+    return f"by the end of {last_day:%A} {local_date(last_day)}"
+
+
+BILSKY_WORDS = {
+    "0": "disease confined to bone",
+    "1a": "epidural impingement without deformation of the thecal sac",
+    "1b": "deformation of the thecal sac without abutment of the cord",
+    "1c": "deformation of the thecal sac with abutment of the cord, without compression",
+    "2": "spinal cord compression, cerebrospinal fluid visible around the cord (high grade)",
+    "3": "spinal cord compression, no cerebrospinal fluid visible around the cord (high grade)",
+}
+"""ESCC (Bilsky) grades in words (clinical-research.md 6.2)."""
+
+
+def sins_words(score: int | None) -> str | None:
+    """The SINS band (clinical-research.md 6.1): 0-6 stable, 7-12 potentially unstable, 13-18
+    unstable; 7 and above warrants a surgical opinion."""
+    if score is None:
+        return None
+    if score <= 6:
+        return "stable (SINS 0-6)"
+    if score <= 12:
+        return "potentially unstable (SINS 7-12): spinal surgical opinion advised"
+    return "unstable (SINS 13-18): spinal surgical opinion advised"
+
+
+def duration_words(delta: timedelta) -> str:
+    """``2 days 3 hours`` or ``1 hour 5 minutes``: a length of time in words."""
+    minutes = max(0, int(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+
+    def unit(n: int, name: str) -> str:
+        return f"{n} {name}" if n == 1 else f"{n} {name}s"
+
+    if days:
+        return f"{unit(days, 'day')} {unit(hours, 'hour')}"
+    return f"{unit(hours, 'hour')} {unit(minutes, 'minute')}" if hours else unit(minutes, "minute")
+
+
+def _referral(events: Sequence[PathwayEvent]) -> ReferralReceived:
+    for event in events:
+        if isinstance(event, ReferralReceived):
+            return event
+    raise LetterNotApplicable("pathway", "has no referral")
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _patient_block(referral: ReferralReceived, produced: date) -> dict[str, Any]:
+    patient = referral.data.patient
+    nhs = patient.nhs_number
+    return {
+        "name": f"{patient.given_name} {patient.family_name}",
+        "given_name": patient.given_name,
+        "family_name": patient.family_name,
+        "date_of_birth": local_date(patient.date_of_birth),
+        "age": _age(patient.date_of_birth, produced),
+        "nhs_number": f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}" if nhs else None,
+        "mrn": patient.mrn,
+    }
+
+
+def _addressee(recipient: Recipient, referral: ReferralReceived) -> dict[str, Any]:
+    """Name, address lines and salutation. cordwatch holds no postal or practice addresses:
+    the hospital's document service routes a letter by role and the patient's identifiers."""
+    referrer = referral.data.referrer
+    patient = referral.data.patient
+    if recipient is Recipient.REFERRER:
+        lines = [referrer.name, referrer.organisation]
+        if referrer.contact:
+            lines.append(referrer.contact)
+        return {"lines": lines, "salutation": f"Dear {referrer.name}"}
+    if recipient is Recipient.PATIENT:
+        name = f"{patient.given_name} {patient.family_name}"
+        return {
+            "lines": [name, "Address as held on the hospital record"],
+            "salutation": f"Dear {name}",
+        }
+    if recipient is Recipient.GP:
+        return {
+            "lines": [
+                "The patient's registered general practitioner",
+                "Address as held on the NHS Spine (Personal Demographics Service)",
+            ],
+            "salutation": "Dear Doctor",
+        }
+    if recipient is Recipient.RADIOLOGY:
+        return {
+            "lines": ["Radiology department", "Urgent MRI booking (duty radiographer)"],
+            "salutation": "Dear colleague",
+        }
+    return {
+        "lines": ["Service lead for metastatic spinal cord compression", "Clinical governance"],
+        "salutation": "Dear service lead",
+    }
+
+
+def _milestone(view: PathwayView, event_id: str | None, type_: str) -> Milestone:
+    for milestone in view.milestones:
+        if milestone.event_id == event_id:
+            if milestone.type != type_:
+                raise LetterNotApplicable("event_id", f"is a {milestone.type} event, not {type_}")
+            return milestone
+    raise LetterNotApplicable("event_id", f"no {type_} event {event_id!r} on this pathway")
+
+
+def _clock_row(clock: Clock, at: datetime, rules: PinnedRules) -> dict[str, Any]:
+    zone = rules.zone
+    status = clock.status_at(at)
+    row: dict[str, Any] = {
+        "id": clock.id,
+        "title": rules.ruleset.rule(clock.id).title,
+        "limit": clock.limit,
+        "local": clock.local,
+        "started": local_time(clock.starts_at, zone),
+        "due": due_words(clock, zone),
+        "status": words(status.value),
+        "stopped": local_time(clock.stopped_at, zone)
+        if clock.stopped_at is not None and clock.stopped_at <= at
+        else None,
+        "reason": words(clock.reason) if clock.reason else None,
+    }
+    return row
+
+
+def _running_clocks(view: PathwayView, at: datetime, rules: PinnedRules) -> list[dict[str, Any]]:
+    return [
+        _clock_row(c, at, rules)
+        for c in sorted(view.clocks, key=lambda c: c.due_at)
+        if c.starts_at <= at
+        and c.status_at(at) in (ClockStatus.RUNNING, ClockStatus.BREACHED)
+        and (c.stopped_at is None or c.stopped_at > at)
+    ]
+
+
+def _first(view: PathwayView, type_: str) -> Milestone | None:
+    return next((m for m in view.milestones if m.type == type_), None)
+
+
+def _last(view: PathwayView, type_: str) -> Milestone | None:
+    found = [m for m in view.milestones if m.type == type_]
+    return found[-1] if found else None
+
+
+def _clinical(referral: ReferralReceived, view: PathwayView) -> dict[str, Any]:
+    data = referral.data
+    neuro = [words(f.value) for f in data.neuro_features]
+    for m in view.milestones:
+        if m.type == "neuro.deteriorated":
+            neuro.extend(
+                words(f) for f in m.details.get("neuro_features", []) if words(f) not in neuro
+            )
+    return {
+        "category": CATEGORY_WORDS.get(view.category.value, view.category.value),
+        "category_code": view.category.value,
+        "emergency": view.category.value == "suspected_mscc",
+        "cancer_status": words(data.cancer_status.value),
+        "primary_site": data.primary_site,
+        "pain_features": [words(f.value) for f in data.pain_features],
+        "neuro_features": neuro,
+        "ambulatory_status": words(data.ambulatory_status.value)
+        if data.ambulatory_status
+        else None,
+        "symptom_onset": local_date(data.symptom_onset) if data.symptom_onset else None,
+    }
+
+
+def _events_until(events: Sequence[PathwayEvent], event_id: str | None) -> list[PathwayEvent]:
+    """The events up to and including the trigger, in clinical order: a letter tells what was
+    known when its cause happened, even when it is produced later."""
+    if event_id is None:
+        return list(events)
+    trigger = next((e for e in events if e.event_id == event_id), None)
+    if trigger is None:
+        raise LetterNotApplicable("event_id", f"no event {event_id!r} on this pathway")
+    cut = sort_key(trigger)
+    return [e for e in events if sort_key(e) <= cut]
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayFacts:
+    """Everything a letter may draw on: the pathway's ids, events, evaluated view and rules."""
+
+    pathway_id: str
+    events: tuple[PathwayEvent, ...]
+    rules: PinnedRules
+
+
+def letter_context(
+    request: LetterRequest,
+    facts: PathwayFacts,
+    *,
+    letterhead: Letterhead,
+    produced_at: datetime,
+) -> dict[str, Any]:
+    """The values the template of ``request.name`` prints, for ``request.recipient``.
+
+    Args:
+        produced_at: the letter's date; the moment a breach report measures lateness at.
+
+    Raises:
+        LetterNotApplicable: the pathway has no fact this letter is about.
+    """
+    spec = LETTERS.get(request.name)
+    if spec is None:
+        raise LetterNotApplicable("letter", f"unknown letter {request.name!r}")
+    if request.recipient not in spec.recipients:
+        raise LetterNotApplicable(
+            "recipient", f"{request.name} is not addressed to {request.recipient.value}"
+        )
+    rules = facts.rules
+    zone = rules.zone
+    referral = _referral(facts.events)
+    view = evaluate(_events_until(facts.events, request.event_id), rules)
+    produced_local = produced_at.astimezone(zone)
+    context: dict[str, Any] = {
+        "letter": {"name": spec.name, "title": spec.title},
+        "letterhead": letterhead,
+        "recipient": request.recipient.value,
+        "addressee": _addressee(request.recipient, referral),
+        "date": local_date(produced_local.date()),
+        "pathway_id": facts.pathway_id,
+        "reference": referral.pathway,
+        "ruleset": rules.label,
+        "referrer": {
+            "name": referral.data.referrer.name,
+            "organisation": referral.data.referrer.organisation,
+        },
+        "referred_at": local_time(view.referred_at, zone),
+        "patient": _patient_block(referral, produced_local.date())
+        if request.recipient in ENTITLED
+        else None,
+        "clinical": _clinical(referral, view),
+    }
+    if spec.name == BREACH_REPORT:
+        context.update(_breach(request, facts, rules, produced_at))
+        return context
+    trigger = _milestone(view, request.event_id, spec.trigger)
+    at = trigger.at
+    context["event"] = {"at": local_time(at, zone), "recorded_by": _recorded_by(facts, trigger)}
+    context["running_clocks"] = _running_clocks(view, at, rules)
+    context.update(_SPECIFIC[spec.name](view, trigger, rules))
+    return context
+
+
+def _recorded_by(facts: PathwayFacts, milestone: Milestone) -> str | None:
+    event = next(e for e in facts.events if e.event_id == milestone.event_id)
+    return event.recorded_by
+
+
+def _clock_due(view: PathwayView, clock_id: str, rules: PinnedRules) -> str | None:
+    clock = next((c for c in reversed(view.clocks) if c.id == clock_id), None)
+    return due_words(clock, rules.zone) if clock is not None else None
+
+
+def _acknowledgement(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
+    return {
+        "coordinator_due": _clock_due(view, "COORD-MSCC", rules)
+        or _clock_due(view, "COORD-METS", rules),
+        "mri_due": _clock_due(view, "MRI-MSCC", rules) or _clock_due(view, "MRI-METS", rules),
+        "plan_due": _clock_due(view, "PLAN-METS", rules),
+        "steroids_due": _clock_due(view, "STEROID-MSCC", rules),
+        "needs_review": view.category.value == "needs_review",
+    }
+
+
+def _imaging_request(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
+    details = trigger.details
+    modality = details["modality"]
+    return {
+        "modality": words(modality),
+        "is_ct": modality == "ct_whole_spine",
+        "ct_reason": details.get("reason"),
+        "mri_due": _clock_due(view, "MRI-MSCC", rules) or _clock_due(view, "MRI-METS", rules),
+    }
+
+
+def _imaging_outcome(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
+    details = trigger.details
+    performed = _last(view, "imaging.performed")
+    return {
+        "finding": details["finding"],
+        "finding_words": words(details["finding"]),
+        "levels": details.get("levels"),
+        "bilsky_grade": details.get("bilsky_grade"),
+        "sins": details.get("sins"),
+        "sins_words": sins_words(details.get("sins")),
+        "bilsky_words": BILSKY_WORDS.get(details.get("bilsky_grade") or ""),
+        "modality": words(performed.details.get("modality")) if performed else None,
+        "scanned_at": local_time(performed.at, rules.zone) if performed else None,
+        "plan_due": _clock_due(view, "PLAN-MSCC", rules) or _clock_due(view, "PLAN-METS", rules),
+        "steroids_given": _first(view, "steroids.started") is not None,
+        "steroids_to_stop": view.steroids_to_stop,
+    }
+
+
+def _mdt_outcome(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
+    details = trigger.details
+    plan = details["plan"]
+    listed = _last(view, "mdt.listed")
+    return {
+        "plan": plan,
+        "plan_words": words(plan),
+        "plan_patient_words": PATIENT_WORDS.get(plan, words(plan)),
+        "decision_to_treat": bool(details["decision_to_treat"]),
+        "intent": words(details.get("intent")) or None,
+        "reason": details.get("reason"),
+        "board": words(listed.details.get("board")) if listed else None,
+        "radiotherapy_due": _clock_due(view, "RT-24H", rules),
+        "surgery_due": _clock_due(view, "SURGERY", rules),
+        "steroids_started": _first(view, "steroids.started") is not None,
+    }
+
+
+def _treatment_summary(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
+    zone = rules.zone
+    decided = _last(view, "mdt.decided")
+    treatments = [
+        {"modality": words(m.details.get("modality")), "at": local_time(m.at, zone)}
+        for m in view.milestones
+        if m.type == "treatment.started"
+    ]
+    outcomes = [
+        {
+            "at": m.details.get("at"),
+            "recorded": local_time(m.at, zone),
+            "ambulatory_status": words(m.details.get("ambulatory_status")),
+            "frankel_grade": m.details.get("frankel_grade"),
+        }
+        for m in view.milestones
+        if m.type == "outcome.recorded"
+    ]
+    report = _last(view, "imaging.reported")
+    return {
+        "closed_reason": words(trigger.details.get("reason")),
+        "finding_words": words(report.details.get("finding")) if report else None,
+        "levels": report.details.get("levels") if report else None,
+        "plan_words": words(decided.details.get("plan")) if decided else None,
+        "intent": words(decided.details.get("intent")) or None if decided else None,
+        "treatments": treatments,
+        "outcomes": outcomes,
+        "steroids_started": _first(view, "steroids.started") is not None,
+        "clocks": [_clock_row(c, trigger.at, rules) for c in view.clocks],
+    }
+
+
+_SPECIFIC = {
+    "referral_acknowledgement": _acknowledgement,
+    "patient_information": _acknowledgement,
+    "imaging_request": _imaging_request,
+    "imaging_outcome": _imaging_outcome,
+    "mdt_outcome": _mdt_outcome,
+    "treatment_summary": _treatment_summary,
+}
+
+
+def _breach(
+    request: LetterRequest, facts: PathwayFacts, rules: PinnedRules, produced_at: datetime
+) -> dict[str, Any]:
+    if request.clock_id is None or request.clock_starts_at is None:
+        raise LetterNotApplicable("clock_id", "a breach report names a clock instance")
+    view_all = evaluate(facts.events, rules)
+    clock = next(
+        (
+            c
+            for c in view_all.clocks
+            if c.id == request.clock_id and c.starts_at == request.clock_starts_at
+        ),
+        None,
+    )
+    if clock is None:
+        raise LetterNotApplicable(
+            "clock_id", f"no {request.clock_id} clock started at that time on this pathway"
+        )
+    if clock.status_at(produced_at) is not ClockStatus.BREACHED:
+        raise LetterNotApplicable("clock_id", f"{request.clock_id} has not breached")
+    zone = rules.zone
+    end = clock.stopped_at if clock.stopped_at is not None else produced_at
+    late_by = end - clock.due_at
+    return {
+        "clock": _clock_row(clock, produced_at, rules),
+        "still_running": clock.stopped_at is None,
+        "late_by": duration_words(late_by),
+        "due_at": local_time(clock.due_at, zone),
+        "milestones": [{"type": m.type, "at": local_time(m.at, zone)} for m in view_all.milestones],
+        "sources": ", ".join(rules.ruleset.rule(clock.id).sources),
+    }

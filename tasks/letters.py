@@ -1,0 +1,329 @@
+"""Producing and delivering letters: once per outbox row, to the letters folder and by e-mail.
+
+Each pending outbox row of kind ``letter`` is claimed (``pending`` -> ``sending``), then:
+
+1. **Produced once.** Unless an earlier attempt already did, the letter is rendered (HTML,
+   text, PDF), its files are written under ``letters_dir/<PW-id>/`` and its ``letter`` row is
+   inserted with the template version, the triggering event, recipient, channel, paths and the
+   SHA-256 of each file, with a ``letter.produced`` audit entry, in one transaction. A retry
+   finds the row and never renders again: the wording and date sent stay those recorded.
+2. **Delivered.** Writing the files is the folder delivery. Where the Apprise configuration
+   has services tagged ``letters-<recipient>`` (``letters-gp``, ``letters-radiology`` ...), each
+   is sent a short cover note with the PDF attached, once: a service that succeeded is skipped
+   on a retry.
+3. **Recorded.** ``sent`` when every channel succeeded; otherwise the row stays ``pending`` for
+   the next run (each event run and deadline watch tries once), and after
+   ``letter_delivery_attempts`` it is ``undelivered``, visible in ``cordwatch letters`` and the
+   audit trail. A letter whose cause no longer exists is ``cancelled`` with the reason.
+
+Nothing here logs a patient identifier: errors are recorded by class, letters by their ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import apprise
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cordwatch.letters import (
+    LETTER,
+    LETTER_TEMPLATE,
+    context_for,
+    letter_id,
+    load_facts,
+    render_letter,
+    sha256,
+    template_version,
+    write_files,
+)
+from cordwatch.settings import Settings, get_settings
+from db.audit import append_audit, audit_entry
+from db.engine import make_engine, transaction
+from db.repository import OUTBOX
+from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
+from tasks.alerts import services_for
+from tasks.effects import EFFECT_HANDLERS, SENDING_LEASE
+
+EMAIL_TAG_PREFIX = "letters-"
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine(url: str) -> Engine:
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = make_engine(url)
+    return engine
+
+
+def email_tag(recipient: str) -> str:
+    """The Apprise tag of a recipient role's e-mail services: ``letters-gp``."""
+    return EMAIL_TAG_PREFIX + recipient.replace("_", "-")
+
+
+def _claim(conn: Connection, row: dict[str, Any], now: datetime) -> bool:
+    claimed = conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == row["id"])
+        .where(
+            or_(
+                OUTBOX.c.status == "pending",
+                and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE),
+            )
+        )
+        .values(status="sending", updated_at=now)
+    )
+    return claimed.rowcount == 1
+
+
+def _audit(
+    action: str,
+    letter: Any,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return audit_entry(
+        at=now,
+        action=action,
+        pathway_id=letter["pathway_id"],
+        event_id=letter.get("event_id"),
+        actor="cordwatch",
+        source="letters",
+        field=letter["name"],
+        reason=reason,
+        details={"letter_id": letter["id"], "recipient": letter["recipient"], **(details or {})},
+    )
+
+
+def produce_letter(
+    engine: Engine, settings: Settings, key: str, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Render and store the letter of one outbox row, or return the one already produced."""
+    with engine.connect() as conn:
+        existing = conn.execute(select(LETTER).where(LETTER.c.key == key)).first()
+        if existing is not None:
+            return dict(existing._mapping)
+        facts = load_facts(conn, payload["pathway_id"])
+    request = LetterRequest.from_payload(payload)
+    context = context_for(request, facts, settings=settings, produced_at=now)
+    rendered = render_letter(request.name, context)
+    ident = letter_id(key)
+    directory = Path(settings.letters_dir) / facts.pathway_id
+    paths = write_files(directory, f"{ident}-{request.name}-{request.recipient.value}", rendered)
+    has_email = bool(services_for(settings.alert_config_path, email_tag(request.recipient)))
+    version, sources = template_version(request.name)
+    letter = {
+        "id": ident,
+        "key": key,
+        "pathway_id": facts.pathway_id,
+        "name": request.name,
+        "template_version": version,
+        "event_id": request.event_id,
+        "clock_id": request.clock_id,
+        "clock_starts_at": request.clock_starts_at,
+        "recipient": request.recipient.value,
+        "channel": "folder+email" if has_email else "folder",
+        "html_path": str(paths["html"]),
+        "pdf_path": str(paths["pdf"]),
+        "text_path": str(paths["txt"]),
+        "html_sha256": sha256(rendered.content("html")),
+        "pdf_sha256": sha256(rendered.content("pdf")),
+        "text_sha256": sha256(rendered.content("txt")),
+        "status": "produced",
+        "attempts": 0,
+        "produced_at": now,
+        "delivered_at": None,
+        "note": None,
+    }
+    try:
+        with transaction(engine) as conn:
+            known = conn.execute(
+                select(LETTER_TEMPLATE.c.version).where(LETTER_TEMPLATE.c.version == version)
+            ).first()
+            if known is None:
+                conn.execute(
+                    insert(LETTER_TEMPLATE).values(
+                        version=version, name=request.name, sources=sources, first_used_at=now
+                    )
+                )
+            conn.execute(insert(LETTER).values(**letter))
+            append_audit(
+                conn,
+                [
+                    _audit(
+                        "letter.produced",
+                        letter,
+                        now=now,
+                        details={
+                            "template_version": version,
+                            "channel": letter["channel"],
+                            "pdf_sha256": letter["pdf_sha256"],
+                            "html_sha256": letter["html_sha256"],
+                            "text_sha256": letter["text_sha256"],
+                        },
+                    )
+                ],
+            )
+    except IntegrityError:
+        # Another process produced it first (same key): theirs is the letter of record.
+        with engine.connect() as conn:
+            won = conn.execute(select(LETTER).where(LETTER.c.key == key)).one()
+        return dict(won._mapping)
+    return letter
+
+
+def cover_note(letter: dict[str, Any], settings: Settings) -> tuple[str, str]:
+    """(subject, body) of the e-mail carrying a letter: ids only, the letter is the attachment."""
+    title = LETTERS[letter["name"]].title
+    subject = f"{settings.letter_service_name}: {title} ({letter['id']})"
+    body = (
+        f"Please find attached a letter from the {settings.letter_service_name}, "
+        f"{settings.letter_organisation}: {title}.\n"
+        f"Letter {letter['id']}, pathway {letter['pathway_id']}.\n"
+        f"Questions: MSCC coordinator hotline {settings.letter_hotline} (24 hours)."
+    )
+    return subject, body
+
+
+def send_by_email(
+    letter: dict[str, Any], settings: Settings, *, skip: frozenset[str]
+) -> dict[str, bool]:
+    """Send the PDF to every service tagged for the recipient; results by safe service name."""
+    subject, body = cover_note(letter, settings)
+    results: dict[str, bool] = {}
+    for name, server in services_for(settings.alert_config_path, email_tag(letter["recipient"])):
+        if name in skip:
+            continue
+        attachment = apprise.AppriseAttachment(letter["pdf_path"])
+        try:
+            ok = bool(server.notify(body=body, title=subject, attach=attachment))
+        except Exception:  # a plugin error is a failed delivery, never a crash (never logged)
+            ok = False
+        results[name] = ok
+    return results
+
+
+def _finish(
+    engine: Engine,
+    row: dict[str, Any],
+    *,
+    status: str,
+    now: datetime,
+    outcome: dict[str, Any],
+    letter: dict[str, Any] | None,
+    audit: dict[str, Any] | None,
+) -> None:
+    with transaction(engine) as conn:
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == row["id"])
+            .values(
+                status=status,
+                attempts=int(row["attempts"]) + 1,
+                updated_at=now,
+                result=json.dumps(outcome, sort_keys=True),
+            )
+        )
+        if letter is not None:
+            values: dict[str, Any] = {"status": status, "attempts": int(row["attempts"]) + 1}
+            if status == "sent":
+                values["delivered_at"] = now
+            conn.execute(update(LETTER).where(LETTER.c.id == letter["id"]).values(**values))
+        if audit is not None:
+            append_audit(conn, [audit])
+
+
+async def deliver_letter(row: dict[str, Any], now: datetime) -> str:
+    """Produce (once) and deliver one letter outbox row; returns its new status."""
+    settings = get_settings()
+    engine = _engine(settings.url())
+    if row["attempts"] > 0 and row["updated_at"] >= now:
+        return "pending"  # already tried at this moment: at most one attempt per run
+    with transaction(engine) as conn:
+        if not _claim(conn, row, now):
+            return "claimed"
+    payload = json.loads(row["payload"])
+    previous: dict[str, Any] = json.loads(row["result"]) if row.get("result") else {}
+    services: dict[str, Any] = previous.get("services", {})
+    letter: dict[str, Any] | None = None
+    attempts = int(row["attempts"]) + 1
+    try:
+        letter = await asyncio.to_thread(produce_letter, engine, settings, row["key"], payload, now)
+        done = frozenset(name for name, result in services.items() if result["ok"])
+        sent = await asyncio.to_thread(send_by_email, letter, settings, skip=done)
+    except LetterNotApplicable as error:
+        subject = {
+            "id": None,
+            "pathway_id": payload["pathway_id"],
+            "name": payload["letter"],
+            "recipient": payload["recipient"],
+            "event_id": payload.get("event_id"),
+        }
+        _finish(
+            engine,
+            row,
+            status="cancelled",
+            now=now,
+            outcome={"error": f"{error.field}: {error.reason}"},
+            letter=None,
+            audit=_audit("letter.cancelled", subject, now=now, reason=str(error)),
+        )
+        return "cancelled"
+    except Exception as error:  # recorded by class only: a message may quote patient data
+        status = "undelivered" if attempts >= settings.letter_delivery_attempts else "pending"
+        failed = {"error": error.__class__.__name__, "services": services}
+        audit = None
+        if status == "undelivered":
+            subject = letter or {
+                "id": None,
+                "pathway_id": payload["pathway_id"],
+                "name": payload["letter"],
+                "recipient": payload["recipient"],
+                "event_id": payload.get("event_id"),
+            }
+            audit = _audit(
+                "letter.undelivered",
+                subject,
+                now=now,
+                reason=f"{error.__class__.__name__} after {attempts} attempts",
+            )
+        _finish(engine, row, status=status, now=now, outcome=failed, letter=letter, audit=audit)
+        return status
+    for name, ok in sent.items():
+        services[name] = {"ok": ok, "at": now.isoformat()}
+    failed_services = sorted(name for name, result in services.items() if not result["ok"])
+    outcome: dict[str, Any] = {"folder": letter["pdf_path"], "services": services}
+    if not failed_services:
+        status = "sent"
+        audit = _audit(
+            "letter.sent",
+            letter,
+            now=now,
+            details={"channel": letter["channel"], "services": services},
+        )
+    elif attempts >= settings.letter_delivery_attempts:
+        status = "undelivered"
+        audit = _audit(
+            "letter.undelivered",
+            letter,
+            now=now,
+            reason=f"failed: {', '.join(failed_services)}",
+            details={"services": services},
+        )
+    else:
+        status = "pending"
+        outcome["error"] = f"failed: {', '.join(failed_services)}"
+        audit = None
+    _finish(engine, row, status=status, now=now, outcome=outcome, letter=letter, audit=audit)
+    return status
+
+
+EFFECT_HANDLERS["letter"] = deliver_letter

@@ -1,0 +1,101 @@
+"""Golden files: every letter of the canonical pathway, as text, word for word.
+
+A change of wording shows here as a diff to review. After reviewing it, regenerate with
+``CORDWATCH_UPDATE_GOLDEN=1 pytest tests/letters/test_golden.py`` and commit the new files with
+the template change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from cordwatch.letters import TEMPLATES, render_letter
+from pathway.letters import LETTERS, LetterRequest, letter_context
+from tests.letters.canonical import (
+    GOLDEN,
+    LETTERHEAD,
+    PATHWAY_ID,
+    PRODUCED_AT,
+    canonical_facts,
+    canonical_letter_effects,
+)
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "pathway-spec.md"
+
+PAIRS = [(spec.name, to.value) for spec in LETTERS.values() for to in spec.recipients]
+
+
+def _render_text(name: str, recipient: str) -> str:
+    effect = next(
+        e
+        for e in canonical_letter_effects()
+        if e.payload["letter"] == name and e.payload["recipient"] == recipient
+    )
+    context = letter_context(
+        LetterRequest.from_payload(effect.payload),
+        canonical_facts(),
+        letterhead=LETTERHEAD,
+        produced_at=PRODUCED_AT,
+    )
+    return render_letter(name, context, pdf=False).text
+
+
+@pytest.mark.parametrize(("name", "recipient"), PAIRS)
+def test_each_letter_matches_its_reviewed_text(name: str, recipient: str) -> None:
+    golden = GOLDEN / f"{name}.{recipient}.txt"
+    text = _render_text(name, recipient)
+    if os.environ.get("CORDWATCH_UPDATE_GOLDEN") == "1":
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_the_canonical_pathway_owes_each_letter_once() -> None:
+    keys = [e.key for e in canonical_letter_effects()]
+    assert len(keys) == len(set(keys))
+    assert sorted(keys) == sorted(
+        [
+            f"letter:referral_acknowledgement:{PATHWAY_ID}:canon-01-referral.received:referrer",
+            f"letter:patient_information:{PATHWAY_ID}:canon-01-referral.received:patient",
+            f"letter:imaging_request:{PATHWAY_ID}:canon-02-imaging.requested:radiology",
+            f"letter:breach_report:{PATHWAY_ID}:MRI-MSCC:2026-11-09T08:30:00+00:00",
+            f"letter:imaging_outcome:{PATHWAY_ID}:canon-06-imaging.reported:gp",
+            f"letter:imaging_outcome:{PATHWAY_ID}:canon-06-imaging.reported:referrer",
+            f"letter:mdt_outcome:{PATHWAY_ID}:canon-08-mdt.decided:gp",
+            f"letter:mdt_outcome:{PATHWAY_ID}:canon-08-mdt.decided:referrer",
+            f"letter:mdt_outcome:{PATHWAY_ID}:canon-08-mdt.decided:patient",
+            f"letter:treatment_summary:{PATHWAY_ID}:canon-12-pathway.closed:gp",
+        ]
+    )
+
+
+def _spec_letters() -> dict[str, str]:
+    """Section 7 of pathway-spec.md: letter name -> its "to" column."""
+    section = SPEC.read_text(encoding="utf-8").split("## 7. Letters", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\w+) \| ([^|]+) \|", section, flags=re.MULTILINE)
+    return {name: to.strip() for name, to in rows if name != "letter"}
+
+
+RECIPIENT_COLUMN = {
+    "referrer": "referrer",
+    "radiology": "radiology",
+    "patient": "patient",
+    "gp": "GP",
+    "service_lead": "service lead",
+}
+
+
+@pytest.mark.skipif(not SPEC.is_file(), reason="shared/pathway-spec.md is not beside the repo")
+def test_every_letter_of_the_spec_has_templates_recipients_and_golden_files() -> None:
+    spec_letters = _spec_letters()
+    assert list(spec_letters) == list(LETTERS), "the letters of pathway-spec.md section 7"
+    for name, to in spec_letters.items():
+        for recipient in LETTERS[name].recipients:
+            assert RECIPIENT_COLUMN[recipient.value] in to, (name, recipient)
+        assert (TEMPLATES / f"{name}.html.j2").is_file(), name
+        assert (TEMPLATES / f"{name}.txt.j2").is_file(), name
+        for recipient in LETTERS[name].recipients:
+            assert (GOLDEN / f"{name}.{recipient.value}.txt").is_file(), (name, recipient)
