@@ -500,6 +500,10 @@ from cordwatch.cli_alerts import register as _register_alerts  # noqa: E402
 
 _register_alerts(app)
 
+from cordwatch.cli_letters import register as _register_letters  # noqa: E402
+
+_register_letters(app)
+
 
 def main() -> None:
     """Console entry point."""

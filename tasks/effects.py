@@ -61,11 +61,14 @@ def pending_rows(
         engine.dispose()
 
 
-async def run_pending_effects(pathway_id: str | None, now: datetime) -> dict[str, int]:
-    """Deliver every pending effect that has a handler; returns counts by resulting status."""
+async def run_pending_effects(
+    pathway_id: str | None, now: datetime, *, kinds: set[str] | None = None
+) -> dict[str, int]:
+    """Deliver every pending effect (of ``kinds``) that has a handler; counts by new status."""
     _load_handlers()
+    handled = set(EFFECT_HANDLERS) if kinds is None else set(EFFECT_HANDLERS) & kinds
     counts: dict[str, int] = {}
-    for row in pending_rows(pathway_id, set(EFFECT_HANDLERS), now=now):
+    for row in pending_rows(pathway_id, handled, now=now):
         status = await EFFECT_HANDLERS[row["kind"]](row, now)
         counts[status] = counts.get(status, 0) + 1
     return counts

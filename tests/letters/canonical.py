@@ -49,6 +49,8 @@ def canonical_letter_effects() -> list[Effect]:
     before = None
     for count, event in enumerate(events, start=1):
         after = evaluate(events[:count], RULES)
-        effects.extend(e for e in effects_of_event(PATHWAY_ID, event, before, after) if e.kind == "letter")
+        effects.extend(
+            e for e in effects_of_event(PATHWAY_ID, event, before, after) if e.kind == "letter"
+        )
         before = after
     return effects
