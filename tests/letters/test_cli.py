@@ -1,0 +1,96 @@
+"""The letter commands on a real database: list, preview in every format, deliver, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from cordwatch.cli import app
+from cordwatch.letters import LETTER
+from tests.letters.canonical import CANONICAL_FILE, INTAKE_AT
+
+AS_OF = "2026-11-25T12:05:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "command", [["letters"], ["letter"], ["letter", "preview"], ["letter", "deliver"]]
+)
+def test_every_letter_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def _ingest(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["ingest", str(CANONICAL_FILE), "--as-of", INTAKE_AT.isoformat()])
+    assert result.exit_code == 0, result.output
+
+
+def test_list_preview_and_deliver(engine: Engine) -> None:
+    runner = CliRunner()
+    _ingest(runner)
+    owed = json.loads(runner.invoke(app, ["letters", "REF-2026-0042", "--json"]).output)
+    assert len(owed["letters"]) == 10
+    assert {letter["status"] for letter in owed["letters"]} == {"pending"}
+
+    text = runner.invoke(
+        app,
+        ["letter", "preview", "mdt_outcome", "--pathway", "REF-2026-0042", "--to", "patient",
+         "--as-of", AS_OF],
+    )  # fmt: skip
+    assert text.exit_code == 0, text.output
+    assert "We recommend radiotherapy (treatment with high-energy X-rays)." in text.output
+    html = runner.invoke(
+        app,
+        ["letter", "preview", "imaging_request", "--pathway", owed["pathway"], "--format", "html",
+         "--as-of", AS_OF],
+    )  # fmt: skip
+    assert html.exit_code == 0
+    assert html.output.startswith("<!DOCTYPE html>")
+    pdf = runner.invoke(
+        app,
+        ["letter", "preview", "breach_report", "--pathway", "REF-2026-0042", "--format", "pdf",
+         "--as-of", AS_OF, "--output", "breach.pdf"],
+    )  # fmt: skip
+    assert pdf.exit_code == 0, pdf.output
+    with open("breach.pdf", "rb") as handle:  # noqa: PTH123
+        assert handle.read(5) == b"%PDF-"
+    with engine.connect() as conn:  # a preview records nothing
+        assert conn.execute(select(func.count()).select_from(LETTER)).scalar() == 0
+
+    delivered = runner.invoke(app, ["letter", "deliver", "--as-of", AS_OF, "--json"])
+    assert json.loads(delivered.output) == {"sent": 10}
+    listed = json.loads(runner.invoke(app, ["letters", "REF-2026-0042", "--json"]).output)
+    assert {letter["status"] for letter in listed["letters"]} == {"sent"}
+    assert all(letter["id"].startswith("LT-") for letter in listed["letters"])
+    table = runner.invoke(app, ["letters", "REF-2026-0042"])
+    assert "treatment_summary" in table.output
+    again = runner.invoke(app, ["letter", "deliver", "--as-of", AS_OF])
+    assert "no letters owed" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["letter", "preview", "discharge", "--pathway", "REF-2026-0042"], "unknown letter"),
+        (["letter", "preview", "imaging_request", "--pathway", "REF-NONE"], "no pathway"),
+        (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--to", "gp"],
+         "not addressed to gp"),
+        (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--to", "vet"],
+         "unknown recipient"),
+        (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--as-of",
+          "2026-11-25T12:00"], "naive time"),
+        (["letters", "REF-NONE"], "no pathway"),
+    ],
+)  # fmt: skip
+def test_bad_letter_commands_say_what_is_wrong(
+    engine: Engine, args: list[str], message: str
+) -> None:
+    runner = CliRunner()
+    _ingest(runner)
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split())
