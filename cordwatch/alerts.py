@@ -206,12 +206,12 @@ def list_alerts(
     return alerts
 
 
-def count_undelivered(conn: Connection) -> dict[str, int]:
-    """Undelivered alerts per pathway (for the coordinator board)."""
+def count_undelivered(conn: Connection, kind: str = "alert") -> dict[str, int]:
+    """Undelivered alerts (or letters) per pathway (for the coordinator board)."""
     counts: dict[str, int] = {}
     rows = conn.execute(
         select(OUTBOX.c.pathway_id)
-        .where(OUTBOX.c.kind == "alert")
+        .where(OUTBOX.c.kind == kind)
         .where(OUTBOX.c.status == "undelivered")
     )
     for (pathway_id,) in rows:

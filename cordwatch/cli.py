@@ -315,6 +315,7 @@ def _print_board(rows: list[BoardRow], moment: datetime, settings: Settings) -> 
         colour = colours.get(r.mark, "white")
         mark = r.mark + (f" ({r.breached_clocks} clocks)" if r.breached_clocks > 1 else "")
         mark += f" UNDELIVERED ALERTS: {r.undelivered_alerts}" if r.undelivered_alerts else ""
+        mark += f" UNDELIVERED LETTERS: {r.undelivered_letters}" if r.undelivered_letters else ""
         table.add_row(
             r.pathway_id,
             r.reference,

@@ -91,6 +91,7 @@ class BoardRow:
     breached_clocks: int
     at_risk_clocks: int
     undelivered_alerts: int = 0
+    undelivered_letters: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +106,7 @@ class BoardRow:
             "breached_clocks": self.breached_clocks,
             "at_risk_clocks": self.at_risk_clocks,
             "undelivered_alerts": self.undelivered_alerts,
+            "undelivered_letters": self.undelivered_letters,
         }
 
 
@@ -117,6 +119,7 @@ def board(conn: Connection, *, as_of: datetime) -> list[BoardRow]:
     from cordwatch.alerts import count_undelivered  # alerts that reached no one (issue 4)
 
     undelivered = count_undelivered(conn)
+    letters_undelivered = count_undelivered(conn, "letter")
     clocks: dict[str, list[Any]] = {}
     for row in list_open_clock_rows(conn, as_of):
         clocks.setdefault(row.pathway_id, []).append(row)
@@ -147,6 +150,7 @@ def board(conn: Connection, *, as_of: datetime) -> list[BoardRow]:
                 breached_clocks=len(breached),
                 at_risk_clocks=len(at_risk),
                 undelivered_alerts=undelivered.get(pathway.id, 0),
+                undelivered_letters=letters_undelivered.get(pathway.id, 0),
             )
         )
     far = datetime.max.replace(tzinfo=as_of.tzinfo)

@@ -151,6 +151,7 @@ def board_table(rows: list[BoardRow], zone: Any) -> list[dict[str, Any]]:
             "time left": human_delta(r.time_left) if r.time_left is not None else "",
             "breached clocks": r.breached_clocks,
             "undelivered alerts": r.undelivered_alerts,
+            "undelivered letters": r.undelivered_letters,
         }
         for r in rows
     ]

@@ -191,3 +191,23 @@ def test_a_breach_seen_by_the_watch_and_then_stopped_late_is_reported_once(
     assert len(reports) == 1
     counts = _deliver(referred + timedelta(hours=3, minutes=1))
     assert counts["sent"] == 3  # acknowledgement, patient information, breach report
+
+
+def test_undelivered_letters_show_on_the_coordinator_board(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cordwatch.views import board
+
+    blocked = tmp_path / "letters"
+    blocked.write_text("in the way", encoding="utf-8")
+    monkeypatch.setenv("CORDWATCH_LETTERS_DIR", str(blocked))
+    monkeypatch.setenv("CORDWATCH_LETTER_DELIVERY_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    referred = datetime(2026, 11, 9, 8, 30, tzinfo=UTC)
+    intake = Intake(engine, new_pathway_rules=lambda: RULES)
+    intake.ingest_lines([(1, _referral_line(referred))], now=referred + timedelta(minutes=1))
+    assert _deliver(referred + timedelta(minutes=2)) == {"undelivered": 2}
+    with engine.connect() as conn:
+        rows = board(conn, as_of=referred + timedelta(minutes=3))
+    assert [row.undelivered_letters for row in rows] == [2]
+    assert rows[0].as_dict()["undelivered_letters"] == 2
