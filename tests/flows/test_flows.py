@@ -76,7 +76,7 @@ def test_handle_event_names_tags_publishes_and_processes_once(sqlite_only: Engin
         "pathway": pathway_id,
         "type": "referral.received",
         "newly_processed": True,
-        "effects": {},
+        "effects": {"sent": 2},  # the referral acknowledgement and the patient's information
     }
     assert again["newly_processed"] is False
     assert len(runs) == 2
@@ -116,8 +116,18 @@ def test_deadline_watch_queues_each_alert_once_and_redrives_lost_events(
     assert sorted(first["redriven"]) == ["f2-1", "f2-2"]
     assert second["redriven"] == []
     with sqlite_only.connect() as conn:
-        payloads = [json.loads(p) for p in conn.execute(select(OUTBOX.c.payload)).scalars()]
-    assert len(payloads) == 2
+        rows = conn.execute(select(OUTBOX.c.kind, OUTBOX.c.payload, OUTBOX.c.status)).all()
+    alerts = [json.loads(r.payload) for r in rows if r.kind == "alert"]
+    letters = sorted(json.loads(r.payload)["letter"] for r in rows if r.kind == "letter")
+    assert len(alerts) == 2
+    # The two breaches each owe clinical governance one breach report; the referral its two.
+    assert letters == [
+        "breach_report",
+        "breach_report",
+        "patient_information",
+        "referral_acknowledgement",
+    ]
+    assert {r.status for r in rows if r.kind == "letter"} == {"sent"}
     _, artifacts = asyncio.run(_runs_and_artifacts("deadline watch"))
     assert "coordinator-board" in {a["key"] for a in artifacts}
 
