@@ -13,18 +13,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import JSON, Connection, case, cast, func, select, type_coerce
 
 from db.audit import AUDIT_FIELDS
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, get_pathway
 from pathway.report import ClockFact, PathwayFact, PerformanceReport, build_report
-
-_REPORT_MILESTONES = (
-    "referral.received",
-    "imaging.performed",
-    "imaging.reported",
-    "outcome.recorded",
-)
 
 
 def period_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -52,53 +45,89 @@ def load_clock_facts(conn: Connection, begin: datetime, end: datetime) -> list[C
         .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
         .where(CLOCK.c.starts_at >= begin, CLOCK.c.starts_at < end)
     )
-    return [ClockFact(*row) for row in conn.execute(query)]
+    return [ClockFact._make(row) for row in conn.execute(query)]
+
+
+def _json_text(column: Any, key: str, dialect: str) -> Any:
+    """The text of a top-level key of a JSON text column, in SQL (NULL when absent or null)."""
+    # PostgreSQL needs the text cast to json before ->>; SQLite's json_extract reads text as
+    # is (and a CAST to JSON there would give the column numeric affinity).
+    document = cast(column, JSON) if dialect == "postgresql" else type_coerce(column, JSON)
+    return document[key].as_string()
 
 
 def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list[PathwayFact]:
-    """Pathways referred in [begin, end), with ambulatory status, MRI scans and confirmed MSCC."""
+    """Pathways referred in [begin, end), with ambulatory status, MRI scans and confirmed MSCC.
+
+    The milestone facts are aggregated in SQL, one row per pathway: the ambulatory status of
+    its referral, the whole-spine MRIs performed, whether any report found MSCC. The status
+    after treatment is that of the latest ``outcome.recorded`` (by when it happened, then by
+    when it was stored).
+    """
+    dialect = conn.dialect.name
     in_period = (PATHWAY.c.referred_at >= begin, PATHWAY.c.referred_at < end)
-    pathways = {
-        row.id: {"category": row.category, "referred_at": row.referred_at}
-        for row in conn.execute(
-            select(PATHWAY.c.id, PATHWAY.c.category, PATHWAY.c.referred_at).where(*in_period)
-        )
-    }
-    facts: dict[str, dict[str, Any]] = {
-        key: {"scans": 0, "mscc": False, "referral": None, "after": None, "after_at": None}
-        for key in pathways
-    }
-    query = (
-        select(
-            MILESTONE.c.pathway_id, MILESTONE.c.type, MILESTONE.c.occurred_at, MILESTONE.c.details
-        )
-        .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
-        .where(*in_period, MILESTONE.c.type.in_(_REPORT_MILESTONES))
+    kind = MILESTONE.c.type
+    details = MILESTONE.c.details
+    at_referral = func.max(
+        case((kind == "referral.received", _json_text(details, "ambulatory_status", dialect)))
     )
-    for row in conn.execute(query):
-        details = json.loads(row.details)
-        fact = facts[row.pathway_id]
-        if row.type == "referral.received":
-            fact["referral"] = details.get("ambulatory_status")
-        elif row.type == "imaging.performed":
-            fact["scans"] += details.get("modality") == "mri_whole_spine"
-        elif row.type == "imaging.reported":
-            fact["mscc"] = fact["mscc"] or details.get("finding") == "mscc"
-        elif fact["after_at"] is None or row.occurred_at >= fact["after_at"]:
-            # The latest outcome recorded stands for the status after treatment.
-            fact["after"] = details.get("ambulatory_status")
-            fact["after_at"] = row.occurred_at
+    mri_scans = func.sum(
+        case(
+            (
+                (kind == "imaging.performed")
+                & (_json_text(details, "modality", dialect) == "mri_whole_spine"),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    mscc = func.max(
+        case(
+            (
+                (kind == "imaging.reported") & (_json_text(details, "finding", dialect) == "mscc"),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    facts = conn.execute(
+        select(
+            PATHWAY.c.id,
+            PATHWAY.c.category,
+            PATHWAY.c.referred_at,
+            at_referral.label("at_referral"),
+            mri_scans.label("mri_scans"),
+            mscc.label("mscc"),
+        )
+        .select_from(PATHWAY)
+        .outerjoin(
+            MILESTONE,
+            (MILESTONE.c.pathway_id == PATHWAY.c.id)
+            & kind.in_(("referral.received", "imaging.performed", "imaging.reported")),
+        )
+        .where(*in_period)
+        .group_by(PATHWAY.c.id, PATHWAY.c.category, PATHWAY.c.referred_at)
+    ).all()
+    # Ordered so that the latest outcome of each pathway comes last and stays in the dict.
+    after_treatment: dict[str, str | None] = dict(
+        conn.execute(
+            select(MILESTONE.c.pathway_id, _json_text(details, "ambulatory_status", dialect))
+            .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
+            .where(*in_period, kind == "outcome.recorded")
+            .order_by(MILESTONE.c.pathway_id, MILESTONE.c.occurred_at, MILESTONE.c.id)
+        ).all()
+    )
     return [
         PathwayFact(
-            pathway_id=key,
-            category=values["category"],
-            referred_at=values["referred_at"],
-            ambulatory_at_referral=facts[key]["referral"],
-            ambulatory_after_treatment=facts[key]["after"],
-            mri_scans=facts[key]["scans"],
-            mscc_confirmed=facts[key]["mscc"],
+            pathway_id,
+            category,
+            referred_at,
+            ambulatory_at_referral=at_referral,
+            ambulatory_after_treatment=after_treatment.get(pathway_id),
+            mri_scans=int(scans or 0),
+            mscc_confirmed=bool(mscc),
         )
-        for key, values in pathways.items()
+        for pathway_id, category, referred_at, at_referral, scans, mscc in facts
     ]
 
 
