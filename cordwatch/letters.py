@@ -118,11 +118,36 @@ class RenderedLetter:
         return self.pdf
 
 
-def render_pdf(html: str) -> bytes:
-    """A4 PDF of a letter's HTML (its print styles set the page), with WeasyPrint."""
-    from weasyprint import HTML  # imported late: it loads Pango, which a text preview never needs
+STYLESHEET = "_letter.css.j2"
+"""The letters' styles: inlined in every HTML letter, parsed once per process for the PDFs."""
 
-    pdf: bytes = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+
+@lru_cache(maxsize=1)
+def _pdf_styles() -> tuple[str, Any, Any]:
+    """(stylesheet text, parsed stylesheet, font configuration), built once per process:
+    parsing the stylesheet and setting up fonts is a third of a letter's PDF time."""
+    from weasyprint import CSS  # imported late: it loads Pango, which a text preview never needs
+    from weasyprint.text.fonts import FontConfiguration
+
+    text = (TEMPLATES / STYLESHEET).read_text(encoding="utf-8")
+    fonts = FontConfiguration()
+    return text, CSS(string=text, font_config=fonts, base_url=str(TEMPLATES)), fonts
+
+
+def render_pdf(html: str) -> bytes:
+    """A4 PDF of a letter's HTML (its print styles set the page), with WeasyPrint.
+
+    The inlined stylesheet is swapped for the same one parsed once, so the PDF is that of
+    the HTML file, only faster.
+    """
+    from weasyprint import HTML
+
+    text, stylesheet, fonts = _pdf_styles()
+    if text in html:
+        document = HTML(string=html.replace(text, "", 1), base_url=str(TEMPLATES))
+        pdf: bytes = document.write_pdf(stylesheets=[stylesheet], font_config=fonts)
+    else:
+        pdf = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
     return pdf
 
 
