@@ -3,10 +3,16 @@
 Run: python benchmarks/letters.py [--letters 1000] [--workers 2]
 
 The 1,000 letters are the referral acknowledgements of 1,000 synthetic patients (the canonical
-pathway of the letter tests, with a new reference, name and referral time each), rendered as
-``tasks/letters.py`` renders them: context from the pure core, the Jinja2 templates, WeasyPrint
-for the PDF. Nothing is written to a database: this measures rendering, the part that costs.
-The PDF pass runs once in this process and once on a process pool of ``--workers``.
+pathway of the letter tests, with a new reference, name and referral time each). Two parts:
+
+1. Rendering as ``tasks/letters.py`` renders: context from the pure core, the Jinja2
+   templates, WeasyPrint for the PDF; the PDF pass once in this process and once on a process
+   pool of ``--workers``.
+2. The delivery path end to end: the 1,000 referrals ingested into a SQLite database, then
+   ``cordwatch letter deliver`` (``deliver_pending_letters``) produces every acknowledgement
+   (context, HTML, text, PDF on the worker pool, three files, the ``letter`` row, audit) and
+   delivers it to the letters folder. The patients' information letters are owed too; they
+   are cancelled first so that exactly the 1,000 acknowledgements are timed.
 """
 
 from __future__ import annotations
@@ -65,6 +71,55 @@ def contexts(count: int) -> list[dict[str, Any]]:
     return found
 
 
+def delivery_path(count: int, workers: int) -> tuple[float, int]:
+    """Seconds to produce and deliver ``count`` acknowledgements through the real path."""
+    import asyncio
+    import os
+    import tempfile
+
+    from sqlalchemy import update
+
+    from cordwatch.intake import Intake
+    from cordwatch.settings import get_settings
+    from db.engine import make_engine
+    from db.migrate import upgrade
+    from db.repository import OUTBOX
+    from tasks.letters import deliver_pending_letters
+
+    folder = Path(tempfile.mkdtemp(prefix="cordwatch-letters-bench-"))
+    os.environ["CORDWATCH_DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
+    os.environ["CORDWATCH_LETTERS_DIR"] = str(folder / "letters")
+    os.environ["CORDWATCH_ALERT_CONFIG_PATH"] = str(folder / "none.yml")
+    os.environ["CORDWATCH_LETTER_RENDER_PROCESSES"] = str(workers)
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().url())
+    upgrade(engine)
+    referral = json.loads(CANONICAL.read_text().splitlines()[0])
+    start = datetime.fromisoformat(referral["occurred_at"])
+    lines = []
+    for i in range(count):
+        event = json.loads(json.dumps(referral))
+        event["event_id"] = f"bench-{i}"
+        event["pathway"] = f"REF-BENCH-{i:05d}"
+        event["occurred_at"] = (start + timedelta(minutes=37 * i)).isoformat()
+        event["data"]["patient"].pop("nhs_number")
+        event["data"]["patient"]["mrn"] = f"RX1-{100000 + i}"
+        lines.append((i + 1, json.dumps(event)))
+    now = start + timedelta(minutes=37 * count + 1)
+    Intake(engine, new_pathway_rules=lambda: RULES).ingest_lines(lines, now=now)
+    with engine.begin() as conn:
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.key.startswith("letter:patient_information:"))
+            .values(status="cancelled")
+        )
+    began = time.perf_counter()
+    counts = asyncio.run(deliver_pending_letters(now))
+    seconds = time.perf_counter() - began
+    engine.dispose()
+    return seconds, counts.get("sent", 0)
+
+
 def timed(label: str, count: int, work: Callable[[], object]) -> tuple[str, float, float]:
     began = time.perf_counter()
     work()
@@ -97,6 +152,8 @@ def main() -> None:
                 lambda: list(pool.map(render_pdf, html, chunksize=25)),
             )
         )
+    path_seconds, sent = delivery_path(n, args.workers)
+    rows.append((f"delivered, {args.workers} processes", path_seconds, sent / path_seconds))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"{n} referral acknowledgements (canonical letter, {len(pdfs[0]):,} bytes of PDF each)")
@@ -104,10 +161,11 @@ def main() -> None:
     for label, seconds, rate in rows:
         print(f"{label:<24}{seconds:>10.2f}{rate:>12.1f}")
     print(f"peak memory: {peak_mb:.0f} MB (this process), {children_mb:.0f} MB (largest worker)")
-    slowest_pdf = rows[3][1]
+    print(f"delivered end to end: {sent} letters (database rows, three files each, audit)")
     print(
-        f"target: {n} PDFs under 60 s -> {'met' if slowest_pdf < 60 else 'MISSED'} "
-        f"({slowest_pdf:.1f} s in one process)"
+        f"target: {n} acknowledgements as PDF under 60 s -> "
+        f"{'met' if path_seconds < 60 else 'MISSED'} ({path_seconds:.1f} s through the delivery "
+        f"path on {args.workers} processes; {rows[3][1]:.1f} s rendering in one process)"
     )
 
 

@@ -149,9 +149,8 @@ def deliver(
 ) -> None:
     """Produce and deliver every letter owed now (the handle-event and deadline-watch flows do
     this on their own); prints counts by resulting status."""
-    import tasks.letters  # noqa: F401  (registers the letter handler)
     from db.repository import UnknownPathway, get_pathway
-    from tasks.effects import run_pending_effects
+    from tasks.letters import deliver_pending_letters
 
     moment = moment_or_now(as_of)
     engine = migrated_engine()
@@ -163,7 +162,7 @@ def deliver(
             except UnknownPathway as error:
                 err.print(f"[red]{error}[/red]")
                 raise typer.Exit(1) from error
-    counts = asyncio.run(run_pending_effects(pathway_id, moment, kinds={"letter"}))
+    counts = asyncio.run(deliver_pending_letters(moment, pathway_id=pathway_id))
     if as_json:
         typer.echo(json.dumps(counts, sort_keys=True))
         return

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -151,7 +152,17 @@ def render_pdf(html: str) -> bytes:
     return pdf
 
 
-def render_letter(name: str, context: dict[str, Any], *, pdf: bool = True) -> RenderedLetter:
+PdfRenderer = Callable[[str], bytes]
+"""HTML in, PDF out: :func:`render_pdf` here, or the same in a worker process."""
+
+
+def render_letter(
+    name: str,
+    context: dict[str, Any],
+    *,
+    pdf: bool = True,
+    pdf_renderer: PdfRenderer | None = None,
+) -> RenderedLetter:
     """Render ``name`` with ``context`` (StrictUndefined: a missing value raises)."""
     env = environment()
     html = env.get_template(f"{name}.html.j2").render(**context)
@@ -160,7 +171,7 @@ def render_letter(name: str, context: dict[str, Any], *, pdf: bool = True) -> Re
         name=name,
         html=html,
         text=text,
-        pdf=render_pdf(html) if pdf else None,
+        pdf=(pdf_renderer or render_pdf)(html) if pdf else None,
         version=template_version(name)[0],
     )
 

@@ -147,6 +147,13 @@ class Settings(BaseSettings):
         default=None,
         description="Letterhead: a logo image (PNG or SVG) printed top right (optional).",
     )
+    letter_render_processes: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Worker processes that render PDF letters when many are owed at once "
+        "(default: one per CPU).",
+    )
     letter_delivery_attempts: int = Field(
         default=3,
         ge=1,

@@ -12,6 +12,7 @@ from cordwatch.watch import WatchReport, escalation_override, run_watch
 from db.engine import make_engine
 from tasks.alerts import deliver_pending_alerts
 from tasks.effects import run_pending_effects
+from tasks.letters import deliver_pending_letters
 from tasks.views import emit_pathway_event, publish_board, publish_pathway_views
 
 
@@ -40,11 +41,15 @@ async def deadline_watch(as_of: datetime | None = None) -> dict[str, Any]:
     for entry in report.redriven:
         await publish_pathway_views(entry.pathway_id, moment)
         emit_pathway_event(entry, moment)
-    # Alerts first and concurrently (tasks/alerts.py); then any other pending effect.
+    # Alerts first and concurrently (tasks/alerts.py); then letters, on worker processes
+    # when many are owed (tasks/letters.py); then any other pending effect.
     alerts = await deliver_pending_alerts(moment)
+    letters = await deliver_pending_letters(moment)
     effects = await run_pending_effects(None, moment)
     for status, count in alerts.items():
         effects[f"alert {status}"] = count
+    for status, count in letters.items():
+        effects[f"letter {status}"] = count
     open_pathways = await publish_board(moment)
     summary = {**report.as_dict(), "open_pathways": open_pathways, "effects": effects}
     get_run_logger().info(

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,10 +37,12 @@ from sqlalchemy.exc import IntegrityError
 from cordwatch.letters import (
     LETTER,
     LETTER_TEMPLATE,
+    PdfRenderer,
     context_for,
     letter_id,
     load_facts,
     render_letter,
+    render_pdf,
     sha256,
     template_version,
     write_files,
@@ -48,7 +53,7 @@ from db.engine import make_engine, transaction
 from db.repository import OUTBOX
 from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
 from tasks.alerts import services_for
-from tasks.effects import EFFECT_HANDLERS, SENDING_LEASE
+from tasks.effects import EFFECT_HANDLERS, SENDING_LEASE, pending_rows
 
 EMAIL_TAG_PREFIX = "letters-"
 
@@ -104,7 +109,13 @@ def _audit(
 
 
 def produce_letter(
-    engine: Engine, settings: Settings, key: str, payload: dict[str, Any], now: datetime
+    engine: Engine,
+    settings: Settings,
+    key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    pdf_renderer: PdfRenderer | None = None,
 ) -> dict[str, Any]:
     """Render and store the letter of one outbox row, or return the one already produced."""
     with engine.connect() as conn:
@@ -114,7 +125,7 @@ def produce_letter(
         facts = load_facts(conn, payload["pathway_id"])
     request = LetterRequest.from_payload(payload)
     context = context_for(request, facts, settings=settings, produced_at=now)
-    rendered = render_letter(request.name, context)
+    rendered = render_letter(request.name, context, pdf_renderer=pdf_renderer)
     ident = letter_id(key)
     directory = Path(settings.letters_dir) / facts.pathway_id
     paths = write_files(directory, f"{ident}-{request.name}-{request.recipient.value}", rendered)
@@ -241,7 +252,9 @@ def _finish(
             append_audit(conn, [audit])
 
 
-async def deliver_letter(row: dict[str, Any], now: datetime) -> str:
+async def deliver_letter(
+    row: dict[str, Any], now: datetime, *, pdf_renderer: PdfRenderer | None = None
+) -> str:
     """Produce (once) and deliver one letter outbox row; returns its new status."""
     settings = get_settings()
     engine = _engine(settings.url())
@@ -256,7 +269,9 @@ async def deliver_letter(row: dict[str, Any], now: datetime) -> str:
     letter: dict[str, Any] | None = None
     attempts = int(row["attempts"]) + 1
     try:
-        letter = await asyncio.to_thread(produce_letter, engine, settings, row["key"], payload, now)
+        letter = await asyncio.to_thread(
+            produce_letter, engine, settings, row["key"], payload, now, pdf_renderer=pdf_renderer
+        )
         done = frozenset(name for name, result in services.items() if result["ok"])
         sent = await asyncio.to_thread(send_by_email, letter, settings, skip=done)
     except LetterNotApplicable as error:
@@ -327,3 +342,38 @@ async def deliver_letter(row: dict[str, Any], now: datetime) -> str:
 
 
 EFFECT_HANDLERS["letter"] = deliver_letter
+
+POOL_FROM = 8
+"""Letters owed at once from which rendering moves to worker processes (each costs a second
+of imports to start, worth it only for a batch: a back-dated bulk intake, a restarted watch)."""
+
+
+async def deliver_pending_letters(
+    now: datetime, *, pathway_id: str | None = None
+) -> dict[str, int]:
+    """Produce and deliver every letter owed, rendering PDFs on ``letter_render_processes``
+    worker processes when many are owed; counts by new status."""
+    settings = get_settings()
+    rows = pending_rows(pathway_id, {"letter"}, now=now)
+    processes = settings.letter_render_processes or os.cpu_count() or 1
+    counts: dict[str, int] = {}
+    if processes < 2 or len(rows) < POOL_FROM:
+        for row in rows:
+            status = await deliver_letter(row, now)
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+    spawn = multiprocessing.get_context("spawn")  # never fork a process that holds threads
+    with ProcessPoolExecutor(max_workers=processes, mp_context=spawn) as pool:
+
+        def in_pool(html: str) -> bytes:
+            return pool.submit(render_pdf, html).result()
+
+        gate = asyncio.Semaphore(processes * 2)
+
+        async def one(row: dict[str, Any]) -> str:
+            async with gate:
+                return await deliver_letter(row, now, pdf_renderer=in_pool)
+
+        for status in await asyncio.gather(*(one(row) for row in rows)):
+            counts[status] = counts.get(status, 0) + 1
+    return counts

@@ -211,3 +211,19 @@ def test_undelivered_letters_show_on_the_coordinator_board(
         rows = board(conn, as_of=referred + timedelta(minutes=3))
     assert [row.undelivered_letters for row in rows] == [2]
     assert rows[0].as_dict()["undelivered_letters"] == 2
+
+
+def test_a_batch_of_letters_renders_on_worker_processes(
+    intake: Intake, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.letters import POOL_FROM, deliver_pending_letters
+
+    monkeypatch.setenv("CORDWATCH_LETTER_RENDER_PROCESSES", "2")
+    get_settings.cache_clear()
+    _ingest(intake)
+    assert POOL_FROM <= 10
+    assert asyncio.run(deliver_pending_letters(NOW)) == {"sent": 10}
+    for letter in _letters(engine):
+        assert Path(letter["pdf_path"]).read_bytes().startswith(b"%PDF-")
+        assert letter["status"] == "sent"
+    assert asyncio.run(deliver_pending_letters(NOW + timedelta(minutes=1))) == {}
