@@ -87,6 +87,14 @@ def _claim(conn: Connection, row: dict[str, Any], now: datetime) -> bool:
     return claimed.rowcount == 1
 
 
+def _current_run_id() -> str | None:
+    """The Prefect flow run delivering this letter, for the audit trail (None outside one)."""
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    return str(run_id) if run_id else None
+
+
 def _audit(
     action: str,
     letter: Any,
@@ -98,6 +106,7 @@ def _audit(
     return audit_entry(
         at=now,
         action=action,
+        run_id=_current_run_id(),
         pathway_id=letter["pathway_id"],
         event_id=letter.get("event_id"),
         actor="cordwatch",

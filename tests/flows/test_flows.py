@@ -20,7 +20,7 @@ from cordwatch.intake import Intake
 from cordwatch.settings import get_settings
 from db.engine import make_engine
 from db.migrate import upgrade
-from db.repository import INBOX, OUTBOX
+from db.repository import AUDIT, INBOX, OUTBOX
 from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from tests.conftest import NOW, RULES
@@ -96,6 +96,12 @@ def test_handle_event_names_tags_publishes_and_processes_once(sqlite_only: Engin
             select(INBOX.c.processed_at).where(INBOX.c.event_id == "f1-1")
         ).scalar_one()
     assert processed is not None
+    with sqlite_only.connect() as conn:
+        letter_runs = set(
+            conn.execute(select(AUDIT.c.run_id).where(AUDIT.c.source == "letters")).scalars()
+        )
+    assert letter_runs  # the audit names the flow run that produced and sent each letter
+    assert letter_runs <= {str(run.id) for run in runs}
 
 
 def test_deadline_watch_queues_each_alert_once_and_redrives_lost_events(
