@@ -139,6 +139,59 @@ def preview(
         sys.stdout.flush()
 
 
+@letter_app.command("show")
+def show(
+    letter_id: Annotated[str, typer.Argument(help="The letter's id, LT-....")],
+    as_json: JsonFlag = False,
+    sources: Annotated[
+        bool,
+        typer.Option("--sources", help="Also print the template sources it was rendered from."),
+    ] = False,
+) -> None:
+    """One letter as sent: what, to whom, why, the template version and whether its files still
+    match the hashes recorded when it was sent (exit 1 when one does not)."""
+    from cordwatch.letters import letter_record
+
+    engine = migrated_engine()
+    with engine.connect() as conn:
+        record = letter_record(conn, letter_id.strip())
+    if record is None:
+        err.print(f"[red]no letter with id {letter_id!r}[/red]")
+        raise typer.Exit(1)
+    intact = all(state == "intact" for state in record["files_check"].values())
+    if as_json:
+        typer.echo(
+            json.dumps(
+                record
+                if sources
+                else {**record, "template_sources": sorted(record["template_sources"])},
+                indent=2,
+            )
+        )
+    else:
+        for key in (
+            "id",
+            "name",
+            "recipient",
+            "pathway_id",
+            "event_id",
+            "clock_id",
+            "status",
+            "template_version",
+            "channel",
+            "produced_at",
+            "delivered_at",
+        ):
+            out.print(f"{key:<17} {record[key] if record[key] is not None else '-'}")
+        for fmt, state in record["files_check"].items():
+            out.print(f"{fmt + ' file':<17} {state}")
+        if sources:
+            for name, text in record["template_sources"].items():
+                out.print(f"\n--- {name} ---\n{text}", markup=False, highlight=False)
+    if not intact:
+        raise typer.Exit(1)
+
+
 @letter_app.command("deliver")
 def deliver(
     pathway: Annotated[

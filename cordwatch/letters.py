@@ -310,3 +310,33 @@ def list_letters(conn: Connection, pathway_id: str) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def letter_record(conn: Connection, ident: str) -> dict[str, Any] | None:
+    """One letter as the audit needs it: its row, whether each file still matches the hash
+    recorded when it was sent, and the sources of the template version that rendered it."""
+    row = conn.execute(select(LETTER).where(LETTER.c.id == ident)).first()
+    if row is None:
+        return None
+    files: dict[str, str] = {}
+    for fmt, path_column, hash_column in (
+        ("html", "html_path", "html_sha256"),
+        ("pdf", "pdf_path", "pdf_sha256"),
+        ("txt", "text_path", "text_sha256"),
+    ):
+        path = Path(getattr(row, path_column))
+        if not path.is_file():
+            files[fmt] = "missing"
+        else:
+            same = sha256(path.read_bytes()) == getattr(row, hash_column)
+            files[fmt] = "intact" if same else "changed since it was sent"
+    sources = conn.execute(
+        select(LETTER_TEMPLATE.c.sources).where(LETTER_TEMPLATE.c.version == row.template_version)
+    ).scalar()
+    record = {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in row._mapping.items()
+    }
+    record["files_check"] = files
+    record["template_sources"] = json.loads(sources) if sources else {}
+    return record

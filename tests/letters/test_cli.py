@@ -16,7 +16,8 @@ AS_OF = "2026-11-25T12:05:00+00:00"
 
 
 @pytest.mark.parametrize(
-    "command", [["letters"], ["letter"], ["letter", "preview"], ["letter", "deliver"]]
+    "command",
+    [["letters"], ["letter"], ["letter", "preview"], ["letter", "deliver"], ["letter", "show"]],
 )
 def test_every_letter_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
@@ -94,3 +95,29 @@ def test_bad_letter_commands_say_what_is_wrong(
     result = runner.invoke(app, args)
     assert result.exit_code != 0
     assert message in " ".join(result.output.split())
+
+
+def test_show_says_which_wording_was_sent_and_notices_a_changed_file(engine: Engine) -> None:
+    runner = CliRunner()
+    _ingest(runner)
+    runner.invoke(app, ["letter", "deliver", "--as-of", AS_OF])
+    listed = json.loads(runner.invoke(app, ["letters", "REF-2026-0042", "--json"]).output)
+    summary = next(x for x in listed["letters"] if x["letter"] == "treatment_summary")
+
+    shown = runner.invoke(app, ["letter", "show", summary["id"], "--json", "--sources"])
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.output)
+    assert record["files_check"] == {"html": "intact", "pdf": "intact", "txt": "intact"}
+    assert record["template_version"] == summary["template_version"]
+    assert "The MSCC pathway of" in record["template_sources"]["treatment_summary.txt.j2"]
+    table = runner.invoke(app, ["letter", "show", summary["id"]])
+    assert "intact" in table.output
+
+    with open(summary["files"]["txt"], "a", encoding="utf-8") as handle:  # noqa: PTH123
+        handle.write("An extra line nobody sent.\n")
+    changed = runner.invoke(app, ["letter", "show", summary["id"]])
+    assert changed.exit_code == 1
+    assert "changed since it was sent" in changed.output
+    missing = runner.invoke(app, ["letter", "show", "LT-NOTHING"])
+    assert missing.exit_code == 1
+    assert "no letter with id" in missing.output
