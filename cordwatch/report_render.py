@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from datetime import datetime
+import math
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from cordwatch.audit_report import Timeline
-from pathway.report import STANDARDS, PerformanceReport
+from cordwatch.audit_report import Timeline, TimelineClock
+from pathway.alerts import CATEGORY_WORDS
+from pathway.report import STANDARDS, ClockFact, PerformanceReport, status_at
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATUS_COLOURS = {
@@ -27,7 +29,8 @@ STATUS_COLOURS = {
     "excluded": "#9e9e9e",
     "running": "#f9a825",
 }
-CHART_CLOCKS = ("MRI-MSCC", "MRI-METS", "RT-24H", "STEROID-MSCC", "CWT-62")
+CHART_CLOCKS = ("MRI-MSCC", "STEROID-MSCC", "RT-24H", "MRI-METS", "CWT-FDS", "CWT-31", "CWT-62")
+"""The clocks of the headline measures, one panel each in the weekly compliance chart."""
 
 
 def local(moment: datetime | None, timezone: str) -> str:
@@ -50,6 +53,42 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} %"
 
 
+def category(value: str) -> str:
+    """A category in words: ``suspected_mscc`` is "suspected MSCC"."""
+    return CATEGORY_WORDS.get(value, value.replace("_", " "))
+
+
+def clock_status(clock: TimelineClock, as_of: datetime) -> str:
+    """The status of a clock at ``as_of`` in words: "breached (still running)", "met"..."""
+    fact = ClockFact(
+        "",
+        "",
+        clock.clock_id,
+        clock.kind,
+        clock.starts_at,
+        clock.due_at,
+        clock.stopped_at,
+        clock.status,
+        clock.reason,
+    )
+    status = status_at(fact, as_of).value
+    if clock.stopped_at is None or clock.stopped_at > as_of:
+        return status if status == "running" else f"{status} (still running)"
+    return status
+
+
+def due_text(clock: TimelineClock, timezone: str) -> str:
+    """When a clock is due: the time for hour clocks, the due date for day clocks.
+
+    A day clock's ``due_at`` is the first instant after its due date (midnight in the service
+    zone), so "due 23 Nov 00:00" reads as the end of 22 November.
+    """
+    if clock.kind != "day":
+        return local(clock.due_at, timezone)
+    last_day = clock.due_at.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
+    return f"{last_day} (end of day)"
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     environment = Environment(
@@ -62,6 +101,7 @@ def _environment() -> Environment:
     )
     environment.filters["duration"] = duration
     environment.filters["percent"] = percent
+    environment.filters["category"] = category
     return environment
 
 
@@ -89,17 +129,22 @@ def timeline_png(timeline: Timeline, timezone: str) -> bytes:
     """A Gantt chart: one bar per clock from start to stop (or to now), its due time marked.
 
     Hour clocks and day clocks get their own panel and time axis, so a one-hour clock is not
-    lost beside a 62-day one.
+    lost beside a 62-day one. Each clock's status as of the timeline is written in a column
+    right of the bars, in its colour.
     """
     plt = _pyplot()
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     groups = [
-        (title, [c for c in timeline.clocks if c.kind == kind])
-        for kind, title in (("hour", "hour clocks"), ("day", "day clocks (calendar days)"))
+        (kind, title, [c for c in timeline.clocks if c.kind == kind])
+        for kind, title in (
+            ("hour", "hour clocks (elapsed hours)"),
+            ("day", "day clocks (calendar days; due at midnight after the due date)"),
+        )
     ]
-    groups = [(title, clocks) for title, clocks in groups if clocks] or [("clocks", [])]
-    heights = [max(1.2, 0.5 * len(clocks) + 0.6) for _, clocks in groups]
+    groups = [group for group in groups if group[2]] or [("hour", "clocks", [])]
+    heights = [max(1.2, 0.5 * len(clocks) + 0.6) for _, _, clocks in groups]
     figure, axes_list = plt.subplots(
         len(groups),
         1,
@@ -107,30 +152,42 @@ def timeline_png(timeline: Timeline, timezone: str) -> bytes:
         gridspec_kw={"height_ratios": heights},
         squeeze=False,
     )
-    for (title, clocks), axes in zip(groups, axes_list[:, 0], strict=True):
-        _gantt(axes, list(reversed(clocks)), timeline.as_of, timezone)
+    for (kind, title, clocks), axes in zip(groups, axes_list[:, 0], strict=True):
+        _gantt(axes, list(reversed(clocks)), timeline.as_of, timezone, kind)
         axes.set_title(title, fontsize=10, loc="left")
     figure.suptitle(
-        f"Clocks of {timeline.pathway_id} ({timeline.category.replace('_', ' ')}, "
-        f"{timeline.status}) as of {local(timeline.as_of, timezone)} ({timezone})"
+        f"Clocks of {timeline.pathway_id} ({category(timeline.category)}, {timeline.status}) "
+        f"as of {local(timeline.as_of, timezone)} ({timezone})"
     )
-    handles = [Patch(color=colour, label=name) for name, colour in STATUS_COLOURS.items()]
+    handles: list[Any] = [
+        Patch(color=colour, label=name) for name, colour in STATUS_COLOURS.items()
+    ]
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="still running"))
-    handles.append(Patch(facecolor="black", label="due time (black tick)"))
+    handles.append(Line2D([], [], color="black", linewidth=2.5, label="due time"))
     figure.legend(handles=handles, loc="lower center", ncol=6, fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06, 1, 1))
     return _png(figure)
 
 
-def _gantt(axes: Any, clocks: list[Any], as_of: datetime, timezone: str) -> None:
-    from matplotlib.dates import DateFormatter
+def _gantt(
+    axes: Any, clocks: list[TimelineClock], as_of: datetime, timezone: str, kind: str
+) -> None:
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+    from matplotlib.transforms import blended_transform_factory
 
     zone = ZoneInfo(timezone)
+    # The status column sits just right of the plot, in axes coordinates across and data
+    # coordinates down: never over a bar or a due tick, never cut off.
+    column = blended_transform_factory(axes.transAxes, axes.transData)
     for row, clock in enumerate(clocks):
-        status = clock.status
-        end = clock.stopped_at or as_of
-        if status == "running" and as_of > clock.due_at:
-            status = "breached"
+        shown = clock_status(clock, as_of)
+        status = shown.split(" ")[0]
+        end = (
+            clock.stopped_at
+            if clock.stopped_at is not None and clock.stopped_at <= as_of
+            else as_of
+        )
+        still_running = shown == "running" or shown.endswith("(still running)")
         start = clock.starts_at.astimezone(zone)
         finish = end.astimezone(zone)
         axes.barh(
@@ -139,20 +196,32 @@ def _gantt(axes: Any, clocks: list[Any], as_of: datetime, timezone: str) -> None
             left=start,
             height=0.5,
             color=STATUS_COLOURS.get(status, "#607d8b"),
-            edgecolor="black" if clock.stopped_at is None else "none",
-            hatch="//" if clock.stopped_at is None else None,
+            edgecolor="black" if still_running else "none",
+            hatch="//" if still_running else None,
         )
         due = clock.due_at.astimezone(zone)
         axes.plot([due, due], [row - 0.4, row + 0.4], color="black", linewidth=2.5)
-        label = status + ("" if clock.stopped_at else " (still running)")
-        if clock.reason:
-            label += f": {clock.reason.replace('_', ' ')}"
-        axes.text(max(finish, due), row, f"  {label}", va="center", fontsize=8)
+        label = shown + (f": {clock.reason.replace('_', ' ')}" if clock.reason else "")
+        axes.text(
+            1.01,
+            row,
+            label,
+            transform=column,
+            va="center",
+            fontsize=8.5,
+            color=STATUS_COLOURS.get(status, "#1a1a1a"),
+            fontweight="bold",
+        )
     axes.set_yticks(range(len(clocks)))
     axes.set_yticklabels([f"{c.clock_id} ({c.limit})" for c in clocks])
-    axes.xaxis.set_major_formatter(DateFormatter("%d %b\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
+    # Day ticks evenly spaced (multiples restart each month and crowd its turn) and without
+    # a time of day; hour ticks on round hours.
+    locator = AutoDateLocator(tz=zone, minticks=4, maxticks=9, interval_multiples=kind == "hour")  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    pattern = "%d %b" if kind == "day" else "%d %b\n%H:%M"
+    axes.xaxis.set_major_formatter(DateFormatter(pattern, tz=zone))  # type: ignore[no-untyped-call]
     axes.grid(axis="x", linestyle=":", alpha=0.6)
-    axes.margins(x=0.15, y=0.25)
+    axes.margins(x=0.03, y=0.25)
 
 
 def timeline_html(timeline: Timeline, timezone: str) -> str:
@@ -161,37 +230,96 @@ def timeline_html(timeline: Timeline, timezone: str) -> str:
     return (
         _environment()
         .get_template("reports/timeline.html.j2")
-        .render(timeline=timeline, chart=chart, timezone=timezone, local=local)
+        .render(
+            timeline=timeline,
+            chart=chart,
+            timezone=timezone,
+            local=local,
+            clock_status=clock_status,
+            due_text=due_text,
+        )
     )
 
 
+def report_weeks(start: date, end: date) -> list[date]:
+    """The Mondays of the weeks that overlap the days ``start`` to ``end``."""
+    monday = start - timedelta(days=start.weekday())
+    return [monday + timedelta(weeks=n) for n in range((end - monday).days // 7 + 1)]
+
+
 def compliance_chart(report: PerformanceReport) -> bytes:
-    """Percentage met per week for the headline clocks, with the CWT targets drawn."""
+    """Percentage met per week, one panel per headline clock, with its counts and target.
+
+    A bar is green when it reaches the national target, red when it does not, blue when the
+    standard sets no percentage; each says how many clocks it counts (met of decided). Weeks
+    only partly inside the period are hatched.
+    """
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(10, 4))
-    weeks = sorted({w.week for w in report.weekly})
-    for clock_id in CHART_CLOCKS:
-        points = [(w.week, w.percent) for w in report.weekly if w.clock_id == clock_id]
-        if points:
-            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=clock_id)
-    for clock_id in ("CWT-62",):
-        target = STANDARDS[clock_id].target
-        if target is not None:
-            axes.axhline(target * 100, color="grey", linestyle="--", linewidth=1)
-            axes.text(
-                weeks[0] if weeks else 0,
-                target * 100 + 1,
-                f"{clock_id} target {target:.0%}",
-                fontsize=8,
-                color="grey",
+    weeks = report_weeks(report.period_start, report.period_end)
+    partial = {
+        w for w in weeks if w < report.period_start or w + timedelta(days=6) > report.period_end
+    }
+    decided = {w.clock_id for w in report.weekly if w.decided}
+    clocks = [c for c in CHART_CLOCKS if c in decided]
+    columns = min(4, max(1, len(clocks)))
+    rows = max(1, math.ceil(len(clocks) / columns))
+    figure, grid = plt.subplots(
+        rows, columns, figsize=(11, 2.6 * rows + 1.0), sharey=True, squeeze=False
+    )
+    labelled = len(weeks) <= 8
+    step = max(1, math.ceil(len(weeks) / 5))
+    for axes, clock_id in zip(grid.flat, clocks, strict=False):
+        cells = {w.week: w for w in report.weekly if w.clock_id == clock_id}
+        standard = STANDARDS.get(clock_id)
+        target = standard.target if standard else None
+        for x, week in enumerate(weeks):
+            cell = cells.get(week)
+            if cell is None or cell.percent is None:
+                if labelled:
+                    axes.text(x, 2, "none", ha="center", fontsize=7, color="#777")
+                continue
+            colour = (
+                "#1565c0"
+                if target is None
+                else ("#2e7d32" if cell.percent >= target * 100 else "#c62828")
             )
-    axes.set_ylim(0, 105)
-    axes.set_ylabel("% of clocks met")
-    axes.set_xlabel("week starting (Monday, by clock start)")
-    axes.set_title("Compliance by week")
-    axes.grid(linestyle=":", alpha=0.6)
-    axes.legend(fontsize=8, loc="lower left", ncol=5)
-    figure.autofmt_xdate()
+            axes.bar(
+                x,
+                cell.percent,
+                width=0.7,
+                color=colour,
+                alpha=0.55 if week in partial else 1.0,
+                hatch="//" if week in partial else None,
+                edgecolor="white",
+            )
+            if labelled:
+                axes.text(
+                    x, cell.percent + 2, f"{cell.met}/{cell.decided}", ha="center", fontsize=7
+                )
+        name = f"{clock_id} ({standard.kpi})" if standard else clock_id
+        if target is not None:
+            axes.axhline(target * 100, color="black", linestyle="--", linewidth=1)
+            name += f", target {target:.0%} (dashed)"
+        axes.set_title(name, fontsize=9, loc="left")
+        axes.set_ylim(0, 112)
+        axes.set_yticks([0, 25, 50, 75, 100])
+        axes.set_xlim(-0.6, len(weeks) - 0.4)
+        axes.set_xticks(range(0, len(weeks), step))
+        axes.set_xticklabels([w.strftime("%d %b") for w in weeks[::step]], fontsize=8)
+        axes.grid(axis="y", linestyle=":", alpha=0.6)
+    for axes in list(grid.flat)[len(clocks) :]:
+        axes.set_visible(False)
+    if not clocks:
+        grid[0][0].set_visible(True)
+        grid[0][0].text(0.5, 0.5, "no clock was decided in this period", ha="center")
+        grid[0][0].set_axis_off()
+    figure.supylabel("% met of decided", fontsize=9)
+    figure.supxlabel(
+        "week starting Monday (clocks counted in the week they started; hatched: partly "
+        "outside the period)",
+        fontsize=9,
+    )
+    figure.tight_layout()
     return _png(figure)
 
 
@@ -209,8 +337,18 @@ def mri_chart(report: PerformanceReport) -> bytes:
     left.set_xlabel("hours from referral (last bar: 72 h or more)")
     left.set_ylabel("pathways")
     right.hist(mets, bins=[*range(23)], color="#6a1b9a", edgecolor="white")
+    # The 7-day limit is calendar days: due by midnight after day 7, which is 7 to 8 days
+    # after the referral depending on its hour. Inside the band an MRI may be on time or not.
+    right.axvspan(7, 8, color="#c62828", alpha=0.15, linewidth=0)
     right.axvline(8, color="#c62828", linestyle="--")
-    right.text(8.2, right.get_ylim()[1] * 0.9, "7-day limit", color="#c62828", fontsize=8)
+    right.text(
+        8.2,
+        right.get_ylim()[1] * 0.9,
+        "7-day limit\n(end of day 7: 7-8 days\nafter referral)",
+        color="#c62828",
+        fontsize=8,
+        va="top",
+    )
     right.set_title(f"Suspected metastases: days to MRI (n={len(mets)})")
     right.set_xlabel("days from referral (last bar: 21 days or more)")
     figure.tight_layout()
