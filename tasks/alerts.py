@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import apprise
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from cordwatch.settings import Settings, get_settings
 from cordwatch.watch import ALERT, _breaches, _instance
@@ -41,12 +41,10 @@ from pathway.alerts import (
     alert_context,
 )
 from pathway.ruleset import rules_from_json
-from tasks.effects import EFFECT_HANDLERS
+from tasks.effects import EFFECT_HANDLERS, claim, deliverable
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "alerts"
 
-SENDING_LEASE = timedelta(minutes=5)
-"""A row left ``sending`` longer than this was claimed by a process that died: claim it again."""
 
 # Apprise logs request URLs (with their secrets) at debug level and hosts in its warnings.
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
@@ -226,21 +224,6 @@ def _audit(
     )
 
 
-def _claim(conn: Connection, row: dict[str, Any], now: datetime) -> bool:
-    claimed = conn.execute(
-        update(OUTBOX)
-        .where(OUTBOX.c.id == row["id"])
-        .where(
-            or_(
-                OUTBOX.c.status == "pending",
-                and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE),
-            )
-        )
-        .values(status="sending", updated_at=now)
-    )
-    return claimed.rowcount == 1
-
-
 async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
     """Deliver one alert outbox row; returns its new status (sent, pending, undelivered...)."""
     settings = get_settings()
@@ -253,7 +236,7 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
         retried_already = row["attempts"] > 0 and row["updated_at"] >= now
         if (alert.next_attempt_at is not None and alert.next_attempt_at > now) or retried_already:
             return "pending"  # backing off: at most one attempt per watch
-        if not _claim(conn, row, now):
+        if not claim(conn, row, now):
             return "claimed"
         reason = _moot(conn, alert)
         if reason is not None:
@@ -350,12 +333,7 @@ def deliverable_rows(
         select(OUTBOX)
         .where(OUTBOX.c.kind == "alert")
         .where(OUTBOX.c.key.startswith(key_prefix, autoescape=True))
-        .where(
-            or_(
-                OUTBOX.c.status == "pending",
-                and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE),
-            )
-        )
+        .where(deliverable(now))
         .order_by(OUTBOX.c.id)
     )
     with engine.connect() as conn:

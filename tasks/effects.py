@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, update
 
 from cordwatch.settings import get_settings
 from db.engine import make_engine
@@ -39,6 +39,23 @@ def _load_handlers() -> None:
                 raise
 
 
+def deliverable(now: datetime) -> Any:
+    """Outbox rows to try at ``now``: pending, or left ``sending`` past the lease."""
+    stale = and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE)
+    return or_(OUTBOX.c.status == "pending", stale)
+
+
+def claim(conn: Connection, row: dict[str, Any], now: datetime) -> bool:
+    """Claim one outbox row for delivery (``sending``); False when another process has it."""
+    claimed = conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == row["id"])
+        .where(deliverable(now))
+        .values(status="sending", updated_at=now)
+    )
+    return claimed.rowcount == 1
+
+
 def pending_rows(
     pathway_id: str | None, kinds: set[str] | None = None, *, now: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -46,10 +63,7 @@ def pending_rows(
     left ``sending`` past the lease by a process that died."""
     engine = make_engine(get_settings().url())
     try:
-        waiting = OUTBOX.c.status == "pending"
-        if now is not None:
-            stale = and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE)
-            waiting = or_(waiting, stale)
+        waiting = OUTBOX.c.status == "pending" if now is None else deliverable(now)
         query = select(OUTBOX).where(waiting).order_by(OUTBOX.c.id)
         if pathway_id is not None:
             query = query.where(OUTBOX.c.pathway_id == pathway_id)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import apprise
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cordwatch.letters import (
@@ -53,7 +53,7 @@ from db.engine import make_engine, transaction
 from db.repository import OUTBOX
 from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
 from tasks.alerts import services_for
-from tasks.effects import EFFECT_HANDLERS, SENDING_LEASE, pending_rows
+from tasks.effects import EFFECT_HANDLERS, claim, pending_rows
 
 EMAIL_TAG_PREFIX = "letters-"
 
@@ -70,21 +70,6 @@ def _engine(url: str) -> Engine:
 def email_tag(recipient: str) -> str:
     """The Apprise tag of a recipient role's e-mail services: ``letters-gp``."""
     return EMAIL_TAG_PREFIX + recipient.replace("_", "-")
-
-
-def _claim(conn: Connection, row: dict[str, Any], now: datetime) -> bool:
-    claimed = conn.execute(
-        update(OUTBOX)
-        .where(OUTBOX.c.id == row["id"])
-        .where(
-            or_(
-                OUTBOX.c.status == "pending",
-                and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE),
-            )
-        )
-        .values(status="sending", updated_at=now)
-    )
-    return claimed.rowcount == 1
 
 
 def _current_run_id() -> str | None:
@@ -270,7 +255,7 @@ async def deliver_letter(
     if row["attempts"] > 0 and row["updated_at"] >= now:
         return "pending"  # already tried at this moment: at most one attempt per run
     with transaction(engine) as conn:
-        if not _claim(conn, row, now):
+        if not claim(conn, row, now):
             return "claimed"
     payload = json.loads(row["payload"])
     previous: dict[str, Any] = json.loads(row["result"]) if row.get("result") else {}
