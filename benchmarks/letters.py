@@ -48,8 +48,9 @@ GIVEN = ("Ann", "Bola", "Chen", "Dafydd", "Eilidh", "Farah", "Gareth", "Hana", "
 FAMILY = ("Adeyemi", "Brown", "Clarke", "Davies", "Evans", "Fraser", "Gill", "Hughes")
 
 
-def contexts(count: int) -> list[dict[str, Any]]:
-    """The referral acknowledgement context of ``count`` synthetic patients."""
+def referrals(count: int) -> list[str]:
+    """``count`` synthetic referrals (JSON lines): the canonical one, with a new reference,
+    name, hospital number and referral time each, 37 minutes apart."""
     referral = json.loads(CANONICAL.read_text().splitlines()[0])
     start = datetime.fromisoformat(referral["occurred_at"])
     found = []
@@ -58,15 +59,25 @@ def contexts(count: int) -> list[dict[str, Any]]:
         event["event_id"] = f"bench-{i}"
         event["pathway"] = f"REF-BENCH-{i:05d}"
         event["occurred_at"] = (start + timedelta(minutes=37 * i)).isoformat()
-        event["data"]["patient"]["given_name"] = GIVEN[i % len(GIVEN)]
-        event["data"]["patient"]["family_name"] = FAMILY[i % len(FAMILY)]
-        event["data"]["patient"].pop("nhs_number")
-        event["data"]["patient"]["mrn"] = f"RX1-{100000 + i}"
-        facts = PathwayFacts(f"PW-B{i:05d}", (parse_event(json.dumps(event)),), RULES)
+        patient = event["data"]["patient"]
+        patient["given_name"] = GIVEN[i % len(GIVEN)]
+        patient["family_name"] = FAMILY[i % len(FAMILY)]
+        patient.pop("nhs_number")
+        patient["mrn"] = f"RX1-{100000 + i}"
+        found.append(json.dumps(event))
+    return found
+
+
+def contexts(count: int) -> list[dict[str, Any]]:
+    """The referral acknowledgement context of ``count`` synthetic patients."""
+    found = []
+    for i, line in enumerate(referrals(count)):
+        event = parse_event(line)
+        facts = PathwayFacts(f"PW-B{i:05d}", (event,), RULES)
         request = LetterRequest(
-            "referral_acknowledgement", Recipient.REFERRER, event_id=f"bench-{i}"
+            "referral_acknowledgement", Recipient.REFERRER, event_id=event.event_id
         )
-        produced = start + timedelta(minutes=37 * i, seconds=30)
+        produced = event.occurred_at + timedelta(seconds=30)
         found.append(letter_context(request, facts, letterhead=LETTERHEAD, produced_at=produced))
     return found
 
@@ -94,17 +105,8 @@ def delivery_path(count: int, workers: int) -> tuple[float, int]:
     get_settings.cache_clear()
     engine = make_engine(get_settings().url())
     upgrade(engine)
-    referral = json.loads(CANONICAL.read_text().splitlines()[0])
-    start = datetime.fromisoformat(referral["occurred_at"])
-    lines = []
-    for i in range(count):
-        event = json.loads(json.dumps(referral))
-        event["event_id"] = f"bench-{i}"
-        event["pathway"] = f"REF-BENCH-{i:05d}"
-        event["occurred_at"] = (start + timedelta(minutes=37 * i)).isoformat()
-        event["data"]["patient"].pop("nhs_number")
-        event["data"]["patient"]["mrn"] = f"RX1-{100000 + i}"
-        lines.append((i + 1, json.dumps(event)))
+    lines = list(enumerate(referrals(count), start=1))
+    start = parse_event(lines[0][1]).occurred_at
     now = start + timedelta(minutes=37 * count + 1)
     Intake(engine, new_pathway_rules=lambda: RULES).ingest_lines(lines, now=now)
     with engine.begin() as conn:
