@@ -146,3 +146,44 @@ def test_every_letter_renders_to_a_pdf_of_a4_pages(tmp_path: Path) -> None:
         assert "(A4)" in info.stdout, pdf.name
         pages = int(next(x for x in info.stdout.splitlines() if x.startswith("Pages")).split()[1])
         assert 1 <= pages <= 3, pdf.name
+
+
+def test_the_letterhead_comes_from_the_settings_with_an_optional_logo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cordwatch.letters import letterhead_from
+    from cordwatch.settings import Settings
+
+    logo = tmp_path / "logo.svg"
+    logo.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40">'
+        '<rect width="120" height="40" fill="#005eb8"/></svg>',
+        encoding="utf-8",
+    )
+    settings = Settings(
+        letter_service_name="Spinal Emergency Service",
+        letter_organisation="North Example NHS Trust",
+        letter_address="North Example Hospital, 1 High Street, Northtown, NX1 2AB",
+        letter_phone="01632 960222",
+        letter_hotline="01632 960333",
+        letter_email="mscc@example.nhs.uk",
+        letter_logo_path=str(logo),
+    )
+    letterhead = letterhead_from(settings)
+    assert letterhead.address == ("North Example Hospital", "1 High Street", "Northtown", "NX1 2AB")
+    context = letter_context(
+        LetterRequest(
+            "imaging_request", Recipient.RADIOLOGY, event_id="canon-02-imaging.requested"
+        ),
+        canonical_facts(),
+        letterhead=letterhead,
+        produced_at=PRODUCED_AT,
+    )
+    rendered = render_letter("imaging_request", context)
+    assert f'<img src="{logo.resolve().as_uri()}"' in rendered.html
+    for fact in ("Spinal Emergency Service", "North Example NHS Trust", "1 High Street",
+                 "01632 960222", "01632 960333", "mscc@example.nhs.uk"):  # fmt: skip
+        assert fact in rendered.html
+    assert rendered.content("pdf").startswith(b"%PDF-")
+    without = letterhead_from(Settings(letter_logo_path=str(tmp_path / "absent.png")))
+    assert without.logo_uri is None
