@@ -286,7 +286,9 @@ def pathway_timeline(conn: Connection, key: str, *, as_of: datetime) -> Timeline
             TimelineItem(
                 entry.occurred_at or entry.at,
                 "audit",
-                entry.action + (f": {entry.reason}" if entry.reason else ""),
+                entry.action
+                + (f" {entry.field}" if entry.field else "")  # the letter, clock or field
+                + (f": {entry.reason}" if entry.reason else ""),
                 recorded_by=entry.actor,
                 source=entry.source,
                 received_at=entry.at,

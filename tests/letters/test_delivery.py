@@ -227,3 +227,17 @@ def test_a_batch_of_letters_renders_on_worker_processes(
         assert Path(letter["pdf_path"]).read_bytes().startswith(b"%PDF-")
         assert letter["status"] == "sent"
     assert asyncio.run(deliver_pending_letters(NOW + timedelta(minutes=1))) == {}
+
+
+def test_the_pathway_timeline_shows_each_letter_produced_and_sent(
+    intake: Intake, engine: Engine
+) -> None:
+    from cordwatch.audit_report import pathway_timeline
+
+    _ingest(intake)
+    _deliver()
+    with engine.connect() as conn:
+        timeline = pathway_timeline(conn, "REF-2026-0042", as_of=NOW)
+    lines = [item.what for item in timeline.items if item.kind == "audit"]
+    assert "letter.produced treatment_summary" in lines
+    assert lines.count("letter.sent mdt_outcome") == 3
