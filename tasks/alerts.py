@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, select, update
 from cordwatch.settings import Settings, get_settings
 from cordwatch.watch import ALERT, _breaches, _instance
 from db.audit import append_audit, audit_entry
-from db.engine import make_engine, transaction
+from db.engine import transaction
 from db.repository import CLOCK, OUTBOX, PATHWAY
 from pathway.alerts import (
     FALLBACK_TAG,
@@ -41,22 +41,13 @@ from pathway.alerts import (
     alert_context,
 )
 from pathway.ruleset import rules_from_json
-from tasks.effects import EFFECT_HANDLERS, claim, deliverable
+from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, deliverable
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "alerts"
 
 
 # Apprise logs request URLs (with their secrets) at debug level and hosts in its warnings.
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
-
-_ENGINES: dict[str, Engine] = {}
-
-
-def _engine(url: str) -> Engine:
-    engine = _ENGINES.get(url)
-    if engine is None:
-        engine = _ENGINES[url] = make_engine(url)
-    return engine
 
 
 @lru_cache(maxsize=1)
@@ -227,7 +218,7 @@ def _audit(
 async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
     """Deliver one alert outbox row; returns its new status (sent, pending, undelivered...)."""
     settings = get_settings()
-    engine = _engine(settings.url())
+    engine = cached_engine(settings.url())
     payload = json.loads(row["payload"])
     with transaction(engine) as conn:
         alert = conn.execute(select(ALERT).where(ALERT.c.key == row["key"])).first()
@@ -343,7 +334,7 @@ def deliverable_rows(
 async def deliver_pending_alerts(now: datetime, *, key_prefix: str = "alert:") -> dict[str, int]:
     """Deliver every alert that is due, ``alert_concurrency`` at a time; counts by new status."""
     settings = get_settings()
-    rows = deliverable_rows(_engine(settings.url()), now, key_prefix=key_prefix)
+    rows = deliverable_rows(cached_engine(settings.url()), now, key_prefix=key_prefix)
     gate = asyncio.Semaphore(settings.alert_concurrency)
 
     async def one(row: dict[str, Any]) -> str:

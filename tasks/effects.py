@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from cordwatch.settings import get_settings
 from db.engine import make_engine
@@ -37,6 +37,17 @@ def _load_handlers() -> None:
         except ModuleNotFoundError as error:
             if error.name != module:
                 raise
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def cached_engine(url: str) -> Engine:
+    """One engine (and connection pool) per database URL for the process's deliveries."""
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = make_engine(url)
+    return engine
 
 
 def deliverable(now: datetime) -> Any:

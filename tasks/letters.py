@@ -49,22 +49,13 @@ from cordwatch.letters import (
 )
 from cordwatch.settings import Settings, get_settings
 from db.audit import append_audit, audit_entry
-from db.engine import make_engine, transaction
+from db.engine import transaction
 from db.repository import OUTBOX
 from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
 from tasks.alerts import services_for
-from tasks.effects import EFFECT_HANDLERS, claim, pending_rows
+from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, pending_rows
 
 EMAIL_TAG_PREFIX = "letters-"
-
-_ENGINES: dict[str, Engine] = {}
-
-
-def _engine(url: str) -> Engine:
-    engine = _ENGINES.get(url)
-    if engine is None:
-        engine = _ENGINES[url] = make_engine(url)
-    return engine
 
 
 def email_tag(recipient: str) -> str:
@@ -251,7 +242,7 @@ async def deliver_letter(
 ) -> str:
     """Produce (once) and deliver one letter outbox row; returns its new status."""
     settings = get_settings()
-    engine = _engine(settings.url())
+    engine = cached_engine(settings.url())
     if row["attempts"] > 0 and row["updated_at"] >= now:
         return "pending"  # already tried at this moment: at most one attempt per run
     with transaction(engine) as conn:
