@@ -237,6 +237,17 @@ def _finish(
             append_audit(conn, [audit])
 
 
+def _unproduced(payload: dict[str, Any]) -> dict[str, Any]:
+    """What the audit names of a letter that was never produced: its outbox payload's ids."""
+    return {
+        "id": None,
+        "pathway_id": payload["pathway_id"],
+        "name": payload["letter"],
+        "recipient": payload["recipient"],
+        "event_id": payload.get("event_id"),
+    }
+
+
 async def deliver_letter(
     row: dict[str, Any], now: datetime, *, pdf_renderer: PdfRenderer | None = None
 ) -> str:
@@ -260,13 +271,7 @@ async def deliver_letter(
         done = frozenset(name for name, result in services.items() if result["ok"])
         sent = await asyncio.to_thread(send_by_email, letter, settings, skip=done)
     except LetterNotApplicable as error:
-        subject = {
-            "id": None,
-            "pathway_id": payload["pathway_id"],
-            "name": payload["letter"],
-            "recipient": payload["recipient"],
-            "event_id": payload.get("event_id"),
-        }
+        subject = _unproduced(payload)
         _finish(
             engine,
             row,
@@ -282,13 +287,7 @@ async def deliver_letter(
         failed = {"error": error.__class__.__name__, "services": services}
         audit = None
         if status == "undelivered":
-            subject = letter or {
-                "id": None,
-                "pathway_id": payload["pathway_id"],
-                "name": payload["letter"],
-                "recipient": payload["recipient"],
-                "event_id": payload.get("event_id"),
-            }
+            subject = letter or _unproduced(payload)
             audit = _audit(
                 "letter.undelivered",
                 subject,
