@@ -32,18 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cordwatch.letters import environment, render_pdf
 from pathway.events import parse_event
-from pathway.letters import Letterhead, LetterRequest, PathwayFacts, Recipient, letter_context
-from pathway.ruleset import load_ruleset, pin_rules
+from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from tests.conftest import RULES
+from tests.letters.canonical import CANONICAL_FILE, LETTERHEAD
 
-CANONICAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "letters_canonical.jsonl"
-RULES = pin_rules(load_ruleset("nice-ng234-2023", 1), timezone="Europe/London")
-LETTERHEAD = Letterhead(
-    service_name="Metastatic Spinal Cord Compression (MSCC) Service",
-    organisation="Example Hospitals NHS Foundation Trust",
-    address=("Example General Hospital", "Example Road", "Exampletown", "EX1 1AA"),
-    phone="01632 960000",
-    hotline="01632 960111",
-)
+CANONICAL = CANONICAL_FILE
+"""The canonical pathway of the letter tests, its letterhead and rules: one source for both."""
 GIVEN = ("Ann", "Bola", "Chen", "Dafydd", "Eilidh", "Farah", "Gareth", "Hana", "Iwan", "Jo")
 FAMILY = ("Adeyemi", "Brown", "Clarke", "Davies", "Evans", "Fraser", "Gill", "Hughes")
 
