@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import apprise
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cordwatch.letters import (
@@ -141,15 +141,7 @@ def produce_letter(
     }
     try:
         with transaction(engine) as conn:
-            known = conn.execute(
-                select(LETTER_TEMPLATE.c.version).where(LETTER_TEMPLATE.c.version == version)
-            ).first()
-            if known is None:
-                conn.execute(
-                    insert(LETTER_TEMPLATE).values(
-                        version=version, name=request.name, sources=sources, first_used_at=now
-                    )
-                )
+            record_template(conn, version, request.name, sources, now)
             conn.execute(insert(LETTER).values(**letter))
             append_audit(
                 conn,
@@ -171,9 +163,33 @@ def produce_letter(
     except IntegrityError:
         # Another process produced it first (same key): theirs is the letter of record.
         with engine.connect() as conn:
-            won = conn.execute(select(LETTER).where(LETTER.c.key == key)).one()
+            won = conn.execute(select(LETTER).where(LETTER.c.key == key)).first()
+        if won is None:
+            raise  # not a lost race for this letter: a real conflict, retried as a failure
         return dict(won._mapping)
     return letter
+
+
+def record_template(conn: Connection, version: str, name: str, sources: str, now: datetime) -> None:
+    """Keep the sources of a template version, once, inside the caller's transaction.
+
+    Letters of one template are produced concurrently (worker threads, several workers), so
+    two may both find the version new: the insert runs in a savepoint and a duplicate of the
+    version, which holds the same sources by construction, is simply the other one's record.
+    """
+    exists = select(LETTER_TEMPLATE.c.version).where(LETTER_TEMPLATE.c.version == version)
+    if conn.execute(exists).first() is not None:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(LETTER_TEMPLATE).values(
+                    version=version, name=name, sources=sources, first_used_at=now
+                )
+            )
+    except IntegrityError:
+        if conn.execute(exists).first() is None:
+            raise
 
 
 def cover_note(letter: dict[str, Any], settings: Settings) -> tuple[str, str]:

@@ -241,3 +241,59 @@ def test_the_pathway_timeline_shows_each_letter_produced_and_sent(
     lines = [item.what for item in timeline.items if item.kind == "audit"]
     assert "letter.produced treatment_summary" in lines
     assert lines.count("letter.sent mdt_outcome") == 3
+
+
+def test_a_template_version_recorded_by_a_concurrent_letter_is_not_a_failure(
+    engine: Engine,
+) -> None:
+    """Two letters of one template produced at once both find the version new; the second
+    insert meets the first's row. Ordered for certain: the test's own transaction inserts the
+    version and holds it uncommitted until the letter's transaction is seen waiting for it."""
+    import threading
+
+    from sqlalchemy import insert, text
+
+    from db.engine import transaction
+    from tasks.letters import record_template
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers at BEGIN IMMEDIATE: the race cannot happen")
+    version, sources, name = "0123456789abcdef", '{"x.txt.j2": "x"}', "referral_ack"
+    failures: list[BaseException] = []
+
+    def the_other_letter() -> None:
+        try:
+            with transaction(engine) as conn:
+                record_template(conn, version, name, sources, NOW)
+                conn.execute(text("SELECT 1"))  # the transaction goes on after the conflict
+        except BaseException as error:  # reported by the assertion below
+            failures.append(error)
+
+    with engine.connect() as first, first.begin():
+        first.execute(
+            insert(LETTER_TEMPLATE).values(
+                version=version, name=name, sources=sources, first_used_at=NOW
+            )
+        )
+        other = threading.Thread(target=the_other_letter)
+        other.start()
+        waiting = threading.Event()
+        with engine.connect() as probe:
+            for _ in range(6000):  # up to a minute for the other insert to reach the lock
+                lock_waits = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                ).scalar_one()
+                probe.rollback()
+                if lock_waits:
+                    break
+                waiting.wait(0.01)
+            assert lock_waits, "the other letter never waited for the version's row"
+    other.join()
+
+    assert failures == []
+    with engine.connect() as conn:
+        kept = conn.execute(select(func.count()).select_from(LETTER_TEMPLATE)).scalar_one()
+    assert kept == 1
