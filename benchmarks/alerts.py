@@ -48,7 +48,7 @@ def idle_watch(folder: Path, pathways: int, receiver_url: str) -> tuple[float, i
     from sqlalchemy import insert
 
     from cordwatch.watch import run_watch
-    from db.engine import make_engine
+    from db.engine import make_engine, transaction
     from db.migrate import upgrade
     from db.repository import CLOCK, PATHWAY, PATIENT
     from tests.conftest import RULES
@@ -57,7 +57,7 @@ def idle_watch(folder: Path, pathways: int, receiver_url: str) -> tuple[float, i
     upgrade(engine)
     rules = RULES.to_json()
     clocks_per_pathway = ("STEROID-MSCC", "MRI-MSCC", "PLAN-MSCC")
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         for start in range(0, pathways, 10_000):
             ids = range(start, min(start + 10_000, pathways))
             conn.execute(

@@ -86,7 +86,7 @@ def delivery_path(count: int, workers: int) -> tuple[float, int]:
 
     from cordwatch.intake import Intake
     from cordwatch.settings import get_settings
-    from db.engine import make_engine
+    from db.engine import make_engine, transaction
     from db.migrate import upgrade
     from db.repository import OUTBOX
     from tasks.letters import deliver_pending_letters
@@ -103,7 +103,7 @@ def delivery_path(count: int, workers: int) -> tuple[float, int]:
     start = parse_event(lines[0][1]).occurred_at
     now = start + timedelta(minutes=37 * count + 1)
     Intake(engine, new_pathway_rules=lambda: RULES).ingest_lines(lines, now=now)
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         conn.execute(
             update(OUTBOX)
             .where(OUTBOX.c.key.startswith("letter:patient_information:"))

@@ -37,7 +37,7 @@ from sqlalchemy import Engine, create_engine, insert, text
 
 from cordwatch.audit_report import performance_report
 from db.audit import append_audit, verify_chain
-from db.engine import make_engine
+from db.engine import make_engine, transaction
 from db.migrate import upgrade
 from db.repository import CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
 
@@ -194,7 +194,7 @@ def _rows(n: int, rng: random.Random) -> dict[str, list[dict[str, Any]]]:
 
 def build(engine: Engine, n: int) -> int:
     rows = _rows(n, random.Random(n))
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         for table, key in (
             (PATIENT, "patient"),
             (PATHWAY, "pathway"),
@@ -207,7 +207,7 @@ def build(engine: Engine, n: int) -> int:
         for start in range(0, len(rows["audit"]), 20_000):
             append_audit(conn, rows["audit"][start : start + 20_000])
     if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             conn.execute(text("ANALYZE"))
     return len(rows["audit"])
 
@@ -217,7 +217,7 @@ def extend_chain(engine: Engine, first_pathway: int, entries: int) -> None:
     rng = random.Random(first_pathway)
     batch: list[dict[str, Any]] = []
     i = first_pathway
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         while entries > 0:
             referred = START + timedelta(minutes=rng.randrange(SPAN_DAYS * 24 * 60))
             batch.extend(_audit_entries(i, f"PW-{i:08d}", referred)[:entries])

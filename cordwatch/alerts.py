@@ -25,7 +25,7 @@ from cordwatch.watch import (
     outbox_values,
 )
 from db.audit import append_audit, audit_entry
-from db.engine import transaction
+from db.engine import reading, transaction
 from db.repository import CLOCK, OUTBOX, PATHWAY
 from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
 from pathway.events import AlertAcknowledged, parse_event
@@ -83,7 +83,7 @@ def acknowledge(
         UnknownAlert: no such alert.
         ValueError: the intake refused the event (the reason names the field).
     """
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         alert = conn.execute(select(ALERT).where(ALERT.c.id == alert_id)).first()
         if alert is None:
             raise UnknownAlert(alert_id)

@@ -20,7 +20,7 @@ from cordwatch.cli_common import migrated_engine, moment_or_now, parse_moment
 from cordwatch.intake import Intake, IntakeResult
 from cordwatch.settings import Settings, get_settings
 from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
-from db.engine import make_engine
+from db.engine import make_engine, reading
 from db.migrate import upgrade
 from db.repository import UnknownPathway, get_pathway
 from pathway.errors import EventRejected, RulesetError
@@ -77,7 +77,7 @@ def _notify(engine: Engine, result: IntakeResult) -> None:
         return
     from flows.notify import notify_event
 
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         entries = find_inbox_entries(conn, result.accepted_event_ids)
 
     async def send() -> None:
@@ -216,7 +216,7 @@ def record(
     engine = _engine(settings)
     reference = pathway
     if event_type != "referral.received":
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             try:
                 reference = get_pathway(conn, pathway).reference
             except UnknownPathway:
@@ -249,7 +249,7 @@ def show(
     settings = get_settings()
     moment = moment_or_now(as_of)
     engine = _engine(settings)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         try:
             pathway_id, view, rules = pathway_view(conn, pathway, as_of=moment)
         except UnknownPathway as error:
@@ -339,7 +339,7 @@ def board_command(
     settings = get_settings()
     moment = moment_or_now(as_of)
     engine = _engine(settings)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = board(conn, as_of=moment)
     if limit:
         rows = rows[:limit]
@@ -429,7 +429,7 @@ def demo(
         f"demo: {patients} simulated patients, {result.accepted} events accepted, "
         f"{len(result.rejected)} rejected, database {settings.url()}"
     )
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = board(conn, as_of=now)
     _print_board(rows, now, settings)
     out.print(

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from cordwatch.cli_common import migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
+from db.engine import reading
 from pathway.alerts import ALL_TAGS
 
 alerts_app = typer.Typer(
@@ -57,7 +58,7 @@ def alerts_list(
     from cordwatch.alerts import list_alerts
 
     engine = _engine()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         alerts = list_alerts(conn, pathway=pathway, pending=pending)
     if as_json:
         out.print_json(json.dumps(alerts))
@@ -138,7 +139,7 @@ def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     interval = timedelta(seconds=settings.watch_interval_seconds)
     queued = queue_heartbeat(engine, now=moment, interval=interval)
     delivered = asyncio.run(deliver_pending_alerts(moment, key_prefix="alert:heartbeat:"))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         last = last_sweep_at(conn)
     dead = watch_is_dead(last, at=moment, interval=interval)
     summary = {

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from cordwatch.cli_common import migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
+from db.engine import reading
 
 audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
@@ -55,7 +56,7 @@ def audit_verify(as_json: JsonFlag = False) -> None:
     from db.audit import verify_chain
 
     engine = _engine()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         report = verify_chain(conn)
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
@@ -93,7 +94,7 @@ def timeline(
     moment = _moment(as_of)
     settings = get_settings()
     engine = _engine()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         try:
             found = pathway_timeline(conn, pathway, as_of=moment)
         except UnknownPathway as error:
@@ -150,7 +151,7 @@ def report(
     moment = _moment(as_of)
     settings = get_settings()
     engine = _engine()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         result = performance_report(
             conn, start=start, end=end, as_of=moment, timezone=settings.timezone
         )

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from cordwatch.cli_common import migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
+from db.engine import reading
 
 letter_app = typer.Typer(help="Preview a letter, or deliver the letters owed now.")
 
@@ -46,7 +47,7 @@ def letters(
     from db.repository import UnknownPathway, get_pathway
 
     engine = migrated_engine()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         try:
             row = get_pathway(conn, pathway)
         except UnknownPathway as error:
@@ -114,7 +115,7 @@ def preview(
     settings = get_settings()
     engine = migrated_engine(settings)
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             facts = load_facts(conn, pathway)
         request = preview_request(
             facts, name, recipient=to, event_id=event, clock_id=clock, as_of=moment
@@ -153,7 +154,7 @@ def show(
     from cordwatch.letters import letter_record
 
     engine = migrated_engine()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         record = letter_record(conn, letter_id.strip())
     if record is None:
         err.print(f"[red]no letter with id {letter_id!r}[/red]")
@@ -209,7 +210,7 @@ def deliver(
     engine = migrated_engine()
     pathway_id = None
     if pathway is not None:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             try:
                 pathway_id = get_pathway(conn, pathway).id
             except UnknownPathway as error:

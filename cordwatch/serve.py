@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cordwatch.prefect_server import api_healthy, start_server, stop_server
+from db.engine import reading
 
 DATA = Path("cordwatch-data")
 
@@ -71,7 +72,7 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     engine = make_engine(settings.url())
     intake = Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
     result = intake.ingest_lines(((None, json.dumps(e)) for e in live), now=datetime.now(UTC))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         entries = find_inbox_entries(conn, result.accepted_event_ids)
     for entry in entries:
         asyncio.run(notify_event(entry))

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from cordwatch.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
-from db.engine import transaction
+from db.engine import reading, transaction
 from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, chunks, existing_outbox_keys, table
 from pathway.alerts import (
     TAGS,
@@ -398,7 +398,7 @@ def run_watch(
     completed sweep is recorded in ``watch_run`` for the heartbeat check.
     """
     report = WatchReport(sweep=sweep(engine, as_of=as_of, escalation=escalation))
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         pending = list_unprocessed(conn, received_before=as_of - redrive_grace)
     for entry in pending:
         if mark_processed(engine, entry.event_id, at=as_of):

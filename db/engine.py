@@ -1,8 +1,12 @@
 """Engines and transactions: the only place that commits.
 
-SQLite runs in WAL mode with a busy timeout, and write transactions start with ``BEGIN
-IMMEDIATE`` so that concurrent writers queue instead of failing half-way. PostgreSQL relies on
-row locks taken by the repository (``SELECT ... FOR UPDATE``).
+SQLite runs in WAL mode with a busy timeout. Transactions start with ``BEGIN IMMEDIATE`` so
+that concurrent writers queue instead of failing half-way. Read-only work opens ``reading``: a
+plain ``BEGIN``, one consistent snapshot that under WAL never blocks a writer, so a long report
+or ``audit verify`` does not hold up intake or the deadline watch. Reading is opt-in because the
+two mistakes differ: a reader left unmarked only makes writers wait, a writer in a snapshot
+would fail with "database is locked" when it upgrades late.
+PostgreSQL relies on row locks taken by the repository (``SELECT ... FOR UPDATE``).
 """
 
 from __future__ import annotations
@@ -62,11 +66,28 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READS_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READS_ONLY = "cordwatch_reads_only"
+"""Execution option of a ``reading`` connection: SQLite starts a snapshot, not the write lock."""
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction: committed when the block ends, rolled back on any exception."""
     with engine.begin() as connection:
+        yield connection
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection: one snapshot of the database that never blocks a writer.
+
+    For reports, views and lookups. Never write through it: on SQLite the write would have to
+    upgrade the snapshot to the write lock late, and fails if another writer committed since.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(**{_READS_ONLY: True})
         yield connection

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from db.engine import transaction
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -23,7 +25,7 @@ def alembic_config(url: str | None = None) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to ``revision`` in one transaction."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with transaction(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

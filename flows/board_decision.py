@@ -21,7 +21,7 @@ from cordwatch.effects import find_inbox_entries
 from cordwatch.intake import Intake
 from cordwatch.settings import get_settings
 from cordwatch.views import local_time, pathway_view, show_json
-from db.engine import make_engine
+from db.engine import make_engine, reading
 from flows.notify import notify_event
 from pathway.display import safe_details
 from pathway.events import Plan
@@ -83,7 +83,7 @@ async def board_decision(pathway_id: str, listed_event_id: str) -> dict[str, Any
     settings = get_settings()
     engine = make_engine(settings.url())
     now = datetime.now(UTC)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         internal, view, rules = pathway_view(conn, pathway_id, as_of=now)
     document = show_json(internal, view, rules, as_of=now)
     summary = clinical_summary(document, ZoneInfo(settings.timezone))
@@ -113,7 +113,7 @@ async def board_decision(pathway_id: str, listed_event_id: str) -> dict[str, Any
         rejection = result.rejected[0]
         logger.error("%s: decision rejected: %s: %s", internal, rejection.field, rejection.reason)
         raise ValueError(f"decision rejected: {rejection.field}: {rejection.reason}")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         entries = find_inbox_entries(conn, [event_id])
     for entry in entries:
         if not entry.processed:

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow, get_client, get_run_logger
 from prefect.runtime import flow_run
 
+from db.engine import reading
 from flows.notify import request_board_decision
 from tasks.effects import run_pending_effects
 from tasks.inbox import load_entry, mark_event_processed
@@ -23,7 +24,7 @@ def _run_name() -> str:
     event_id = str(flow_run.parameters.get("event_id", ""))
     engine = make_engine(get_settings().url())
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             found = find_inbox_entries(conn, [event_id])
     finally:
         engine.dispose()

@@ -14,7 +14,7 @@ from cordwatch.audit_report import performance_report
 from cordwatch.report_render import percent, report_html
 from cordwatch.settings import get_settings
 from db.audit import verify_chain
-from db.engine import make_engine
+from db.engine import make_engine, reading
 from pathway.report import PerformanceReport
 
 
@@ -33,7 +33,7 @@ def build_performance_report(
     settings = get_settings()
     engine = make_engine(settings.url())
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             report = performance_report(
                 conn, start=start, end=end, as_of=as_of, timezone=settings.timezone
             )

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, select, update
 from cordwatch.settings import Settings, get_settings
 from cordwatch.watch import ALERT, _breaches, _instance
 from db.audit import append_audit, audit_entry
-from db.engine import transaction
+from db.engine import reading, transaction
 from db.repository import CLOCK, OUTBOX, PATHWAY
 from pathway.alerts import (
     FALLBACK_TAG,
@@ -327,7 +327,7 @@ def deliverable_rows(
         .where(deliverable(now))
         .order_by(OUTBOX.c.id)
     )
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 

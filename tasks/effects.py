@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from cordwatch.settings import get_settings
-from db.engine import make_engine
+from db.engine import make_engine, reading
 from db.repository import OUTBOX
 
 EffectHandler = Callable[[dict[str, Any], datetime], Awaitable[str]]
@@ -80,7 +80,7 @@ def pending_rows(
             query = query.where(OUTBOX.c.pathway_id == pathway_id)
         if kinds is not None:
             query = query.where(OUTBOX.c.kind.in_(sorted(kinds)))
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
     finally:
         engine.dispose()

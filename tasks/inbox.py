@@ -8,7 +8,7 @@ from prefect import task
 
 from cordwatch.effects import InboxEntry, find_inbox_entries, mark_processed
 from cordwatch.settings import get_settings
-from db.engine import make_engine
+from db.engine import make_engine, reading
 
 
 class UnknownEvent(LookupError):
@@ -20,7 +20,7 @@ def load_entry(event_id: str) -> InboxEntry:
     """The accepted event's ids and coded facts (never its payload)."""
     engine = make_engine(get_settings().url())
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             found = find_inbox_entries(conn, [event_id])
     finally:
         engine.dispose()

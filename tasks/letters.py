@@ -49,7 +49,7 @@ from cordwatch.letters import (
 )
 from cordwatch.settings import Settings, get_settings
 from db.audit import append_audit, audit_entry
-from db.engine import transaction
+from db.engine import reading, transaction
 from db.repository import OUTBOX
 from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
 from tasks.alerts import services_for
@@ -103,7 +103,7 @@ def produce_letter(
     pdf_renderer: PdfRenderer | None = None,
 ) -> dict[str, Any]:
     """Render and store the letter of one outbox row, or return the one already produced."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         existing = conn.execute(select(LETTER).where(LETTER.c.key == key)).first()
         if existing is not None:
             return dict(existing._mapping)
@@ -162,7 +162,7 @@ def produce_letter(
             )
     except IntegrityError:
         # Another process produced it first (same key): theirs is the letter of record.
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             won = conn.execute(select(LETTER).where(LETTER.c.key == key)).first()
         if won is None:
             raise  # not a lost race for this letter: a real conflict, retried as a failure

@@ -17,7 +17,7 @@ from prefect.events import emit_event
 from cordwatch.effects import InboxEntry
 from cordwatch.settings import get_settings
 from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
-from db.engine import make_engine
+from db.engine import make_engine, reading
 from pathway.display import safe_details
 
 EVENT_NAMESPACE = uuid.UUID("5d0c6c2e-6f1e-4a55-9a53-2f6c8d1f0c11")
@@ -98,7 +98,7 @@ async def publish_pathway_views(pathway_id: str, as_of: datetime) -> None:
     settings = get_settings()
     engine = make_engine(settings.url())
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             internal, view, rules = pathway_view(conn, pathway_id, as_of=as_of)
     finally:
         engine.dispose()
@@ -165,7 +165,7 @@ async def publish_board(as_of: datetime, limit: int = 500) -> int:
     settings = get_settings()
     engine = make_engine(settings.url())
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             rows = board(conn, as_of=as_of)
     finally:
         engine.dispose()
