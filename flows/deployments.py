@@ -1,4 +1,10 @@
-"""Every cordwatch deployment, for `cordwatch serve` (prefect.yaml declares the same for workers)."""
+"""Every cordwatch deployment, for `cordwatch serve` (prefect.yaml declares the same for workers).
+
+The watch and heartbeat intervals and the report's time zone come from the settings
+(``CORDWATCH_WATCH_INTERVAL_SECONDS``, ``CORDWATCH_TIMEZONE``): the heartbeat presumes the watch
+dead after 3 of the same intervals, so the schedule and the alarm must never disagree.
+``prefect.yaml`` is static YAML holding the defaults; a test keeps the two in step.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
+from cordwatch.settings import Settings, get_settings
 from flows.alerts import acknowledge_alert, heartbeat_check
 from flows.board_decision import board_decision
 from flows.deadline_watch import deadline_watch
@@ -13,12 +20,18 @@ from flows.handle_event import handle_event
 from flows.ingest import ingest_file
 from flows.report import performance_report_flow
 
-WATCH_INTERVAL_SECONDS = 60
 REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 (service time zone): last week's figures
 
 
-def all_deployments() -> list[RunnerDeployment]:
-    """handle-event, deadline-watch (every minute), board-decision, ingest and performance-report."""
+def _every(seconds: int) -> str:
+    return "Every minute" if seconds == 60 else f"Every {seconds} s"
+
+
+def all_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
+    """handle-event, deadline-watch and heartbeat-check (every watch interval),
+    acknowledge-alert, board-decision, ingest and performance-report (weekly)."""
+    settings = settings or get_settings()
+    interval = settings.watch_interval_seconds
     return [
         RunnerDeployment.from_flow(
             handle_event,
@@ -30,16 +43,17 @@ def all_deployments() -> list[RunnerDeployment]:
             deadline_watch,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="deadline-watch",
-            interval=WATCH_INTERVAL_SECONDS,
-            description="Every minute: alerts owed, lost events re-driven, the coordinator board.",
+            interval=interval,
+            description=f"{_every(interval)}: alerts owed, lost events re-driven, the "
+            "coordinator board.",
         ),
         RunnerDeployment.from_flow(
             heartbeat_check,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="heartbeat-check",
-            interval=WATCH_INTERVAL_SECONDS,
-            description="Every minute, independently of the watch: alert ops when the deadline "
-            "watch has not completed a sweep for 3 intervals.",
+            interval=interval,
+            description=f"{_every(interval)}, independently of the watch: alert ops when the "
+            "deadline watch has not completed a sweep for 3 intervals.",
         ),
         RunnerDeployment.from_flow(
             acknowledge_alert,
@@ -63,7 +77,7 @@ def all_deployments() -> list[RunnerDeployment]:
             performance_report_flow,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="performance-report",
-            schedule=Cron(REPORT_CRON, timezone="Europe/London"),
+            schedule=Cron(REPORT_CRON, timezone=settings.timezone),
             description="Weekly (Monday 07:00) and on demand: KPI table and HTML report link.",
         ),
     ]
