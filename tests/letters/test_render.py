@@ -146,6 +146,21 @@ def test_every_letter_renders_to_a_pdf_of_a4_pages(tmp_path: Path) -> None:
         assert "(A4)" in info.stdout, pdf.name
         pages = int(next(x for x in info.stdout.splitlines() if x.startswith("Pages")).split()[1])
         assert 1 <= pages <= 3, pdf.name
+        if request.recipient is not Recipient.PATIENT and request.name in ONE_PAGE:
+            assert pages == 1, f"{pdf.name} runs to {pages} pages"
+        for page in range(2, pages + 1):  # a sign-off never stands alone at the top of a page
+            text = subprocess.run(
+                ["pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert not text.lstrip().startswith("Yours sincerely"), f"{pdf.name} page {page}"
+
+
+ONE_PAGE = {"referral_acknowledgement", "imaging_request", "imaging_outcome", "mdt_outcome"}
+"""Letters to clinicians a reader should take in at a glance: one A4 page for the canonical
+pathway (the breach report and treatment summary list the whole pathway and may run on)."""
 
 
 def test_the_letterhead_comes_from_the_settings_with_an_optional_logo(
