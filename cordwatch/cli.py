@@ -440,14 +440,24 @@ def demo(
 @app.command()
 def watch(
     once: Annotated[bool, typer.Option("--once", help="Run one deadline watch and exit.")] = False,
+    deliver: Annotated[
+        bool,
+        typer.Option(
+            "--deliver/--no-deliver",
+            help="Send the alerts and letters owed (default), or only queue them.",
+        ),
+    ] = True,
     as_of: AsOf = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run the deadline watch in-process: queue owed alerts, re-drive unprocessed events.
+    """Run the deadline watch in-process: queue owed alerts and breach reports, re-drive
+    unprocessed events, then deliver what is owed, as the scheduled `deadline-watch` does.
 
-    The scheduled `deadline-watch` deployment runs the same code every minute.
+    For a service without Prefect, run it from cron every `CORDWATCH_WATCH_INTERVAL_SECONDS`.
     """
-    from cordwatch.watch import run_watch
+    import asyncio
+
+    from cordwatch.watch import configured_escalation, run_watch
 
     if not once:
         raise typer.BadParameter(
@@ -456,9 +466,14 @@ def watch(
     settings = get_settings()
     moment = moment_or_now(as_of)
     engine = _engine(settings)
-    report = run_watch(engine, as_of=moment)
+    report = run_watch(engine, as_of=moment, escalation=configured_escalation(settings))
+    delivered: dict[str, int] = {}
+    if deliver:
+        from flows.deadline_watch import deliver_owed
+
+        delivered = asyncio.run(deliver_owed(moment))
     if as_json:
-        out.print_json(json.dumps(report.as_dict()))
+        out.print_json(json.dumps({**report.as_dict(), "delivered": delivered}))
         return
     out.print(
         f"watch at {moment.isoformat()}: {len(report.sweep.queued)} alerts queued, "
@@ -469,6 +484,10 @@ def watch(
         out.print(
             f"  {alert.level:<8} {alert.pathway_id} {alert.clock_id} due {alert.due_at.isoformat()}"
         )
+    if delivered:
+        out.print("delivered: " + ", ".join(f"{n} {s}" for s, n in sorted(delivered.items())))
+    elif deliver:
+        out.print("delivered: nothing was owed")
 
 
 @app.command("serve")

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from cordwatch.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
+from cordwatch.settings import Settings
 from db.engine import reading, transaction
 from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, chunks, existing_outbox_keys, table
 from pathway.alerts import (
@@ -203,6 +204,14 @@ def escalation_override(hour_clocks: int | None, day_clocks: int | None) -> dict
     """The local escalation intervals that replace the ruleset's (settings), when given."""
     given = {"hour_clocks": hour_clocks, "day_clocks": day_clocks}
     return {name: minutes for name, minutes in given.items() if minutes is not None}
+
+
+def configured_escalation(settings: Settings) -> dict[str, int]:
+    """The escalation intervals the service set (``CORDWATCH_ESCALATION_MINUTES_*``), for every
+    way the watch runs: the scheduled flow and ``cordwatch watch --once`` escalate alike."""
+    return escalation_override(
+        settings.escalation_minutes_hour_clocks, settings.escalation_minutes_day_clocks
+    )
 
 
 def _escalation_minutes(rules: PinnedRules, override: dict[str, int]) -> EscalationMinutes:

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from cordwatch.settings import get_settings
-from cordwatch.watch import WatchReport, escalation_override, run_watch
+from cordwatch.watch import WatchReport, configured_escalation, run_watch
 from db.engine import make_engine
 from tasks.alerts import deliver_pending_alerts
 from tasks.effects import run_pending_effects
@@ -22,15 +22,26 @@ def sweep_deadlines(as_of: datetime) -> WatchReport:
     settings = get_settings()
     engine = make_engine(settings.url())
     try:
-        return run_watch(
-            engine,
-            as_of=as_of,
-            escalation=escalation_override(
-                settings.escalation_minutes_hour_clocks, settings.escalation_minutes_day_clocks
-            ),
-        )
+        return run_watch(engine, as_of=as_of, escalation=configured_escalation(settings))
     finally:
         engine.dispose()
+
+
+async def deliver_owed(moment: datetime) -> dict[str, int]:
+    """Deliver everything owed at ``moment``: counts by ``"alert sent"``, ``"letter pending"``...
+
+    Alerts first and concurrently (tasks/alerts.py); then letters, on worker processes when
+    many are owed (tasks/letters.py); then any other pending effect. The scheduled watch and
+    ``cordwatch watch --once`` both end with this, so a watch run from cron alerts too.
+    """
+    alerts = await deliver_pending_alerts(moment)
+    letters = await deliver_pending_letters(moment)
+    effects = await run_pending_effects(None, moment)
+    for status, count in alerts.items():
+        effects[f"alert {status}"] = count
+    for status, count in letters.items():
+        effects[f"letter {status}"] = count
+    return effects
 
 
 @flow(name="deadline-watch", flow_run_name="deadline watch")
@@ -41,15 +52,7 @@ async def deadline_watch(as_of: datetime | None = None) -> dict[str, Any]:
     for entry in report.redriven:
         await publish_pathway_views(entry.pathway_id, moment)
         emit_pathway_event(entry, moment)
-    # Alerts first and concurrently (tasks/alerts.py); then letters, on worker processes
-    # when many are owed (tasks/letters.py); then any other pending effect.
-    alerts = await deliver_pending_alerts(moment)
-    letters = await deliver_pending_letters(moment)
-    effects = await run_pending_effects(None, moment)
-    for status, count in alerts.items():
-        effects[f"alert {status}"] = count
-    for status, count in letters.items():
-        effects[f"letter {status}"] = count
+    effects = await deliver_owed(moment)
     open_pathways = await publish_board(moment)
     summary = {**report.as_dict(), "open_pathways": open_pathways, "effects": effects}
     get_run_logger().info(
