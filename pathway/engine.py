@@ -273,6 +273,13 @@ def _details(event: PathwayEvent) -> dict[str, Any]:
     return dict(event.data.model_dump(mode="json", exclude_none=True))
 
 
+_NOT_YET = "{}: no {} is recorded before it (record the {} first, then send this event again)"
+"""A prerequisite not yet recorded. The event is refused rather than kept waiting: accepted, a
+report ruling out metastases would close the pathway before its scan arrived, and the scan
+could then never be recorded. Refused events are not stored, so the sender resends the same
+event id once the prerequisite is in (DEVELOPERS.md, "Arrival order")."""
+
+
 def _check_prerequisites(fold: _Fold, event: PathwayEvent) -> None:
     if fold.referred_at is None and not isinstance(event, ReferralReceived):
         raise _fail(event, "pathway", "unknown pathway: no referral.received is recorded for it")
@@ -286,7 +293,13 @@ def _check_prerequisites(fold: _Fold, event: PathwayEvent) -> None:
         raise _fail(event, "type", "the pathway already has a referral.received")
     if isinstance(event, ImagingReported) and "imaging.performed" not in fold.seen:
         raise _fail(
-            event, "occurred_at", "a report cannot precede the imaging.performed it reports"
+            event,
+            "occurred_at",
+            _NOT_YET.format(
+                "a report cannot precede the imaging.performed it reports",
+                "imaging.performed",
+                "scan",
+            ),
         )
     if (
         isinstance(event, TreatmentStarted)
@@ -304,10 +317,22 @@ def _check_prerequisites(fold: _Fold, event: PathwayEvent) -> None:
         raise _fail(
             event,
             "occurred_at",
-            "a diagnosis cannot be communicated before imaging or histology is reported",
+            _NOT_YET.format(
+                "a diagnosis cannot be communicated before imaging or histology is reported",
+                "imaging.reported or histology.reported",
+                "report",
+            ),
         )
     if isinstance(event, HistologyReported) and "biopsy.performed" not in fold.seen:
-        raise _fail(event, "occurred_at", "histology cannot be reported before a biopsy.performed")
+        raise _fail(
+            event,
+            "occurred_at",
+            _NOT_YET.format(
+                "histology cannot be reported before a biopsy.performed",
+                "biopsy.performed",
+                "biopsy",
+            ),
+        )
 
 
 def _apply(fold: _Fold, event: PathwayEvent) -> None:

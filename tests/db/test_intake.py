@@ -210,6 +210,34 @@ def test_out_of_order_arrival_gives_the_same_clocks(engine: Engine, intake: Inta
     }
 
 
+def test_a_report_arriving_before_its_scan_is_refused_and_accepted_when_resent(
+    engine: Engine, intake: Intake
+) -> None:
+    """The one arrival order the contract refuses: an event before the milestone it needs.
+    The refusal names the field and what to do; the sender resends the same event id after
+    the scan, and the pathway ends exactly as if the feed had been in order."""
+    lines = pathway_lines("REF-1", T0, "a")
+
+    early = intake.ingest_lines(enumerate([*lines[:3], lines[4]], 1), now=NOW)
+    [refused] = early.rejected
+    later = intake.ingest_lines(enumerate([lines[3], lines[4]], 1), now=NOW)
+
+    assert (refused.event_id, refused.field) == ("a-5", "occurred_at")
+    assert refused.reason == (
+        "a report cannot precede the imaging.performed it reports: no imaging.performed is "
+        "recorded before it (record the scan first, then send this event again)"
+    )
+    assert later.rejected == []
+    assert len(later.accepted_event_ids) == 2
+    resent = snapshot(engine)
+    _empty(engine)
+    intake_in_order = Intake(engine, new_pathway_rules=lambda: RULES)
+    intake_in_order.ingest_lines(enumerate(lines, 1), now=NOW)
+    assert {k: v for k, v in resent.items() if k != "audit"} == {
+        k: v for k, v in snapshot(engine).items() if k != "audit"
+    }
+
+
 def _install_failure(engine: Engine, event_id: str) -> None:
     """A real database error while storing one event's milestone (a trigger that aborts)."""
     with engine.begin() as conn:
