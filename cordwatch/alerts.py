@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from cordwatch.intake import Intake
 from cordwatch.watch import (
@@ -26,7 +26,7 @@ from cordwatch.watch import (
 )
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
-from db.repository import CLOCK, OUTBOX, PATHWAY
+from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY
 from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
 from pathway.events import AlertAcknowledged, parse_event
 from pathway.ruleset import PinnedRules
@@ -219,16 +219,50 @@ def count_undelivered(conn: Connection, kind: str = "alert") -> dict[str, int]:
     return counts
 
 
+@dataclass(frozen=True, slots=True)
+class WatchPulse:
+    """What the heartbeat check knows of the deadline watch: its last completed sweep and,
+    when it never completed one, when the first accepted event arrived (work it should watch)."""
+
+    last_sweep_at: datetime | None
+    first_event_received_at: datetime | None
+
+    def dead(self, *, at: datetime, interval: timedelta) -> bool:
+        return watch_is_dead(
+            self.last_sweep_at,
+            at=at,
+            interval=interval,
+            first_event_received_at=self.first_event_received_at,
+        )
+
+
+def watch_pulse(conn: Connection) -> WatchPulse:
+    """The watch's last sweep, and the first event's arrival only if it never swept.
+
+    The inbox is read only for a watch that never ran (its ``received_at`` is not indexed):
+    a running service pays one indexed ``max`` over ``watch_run`` per check, as before.
+    """
+    last = last_sweep_at(conn)
+    if last is not None:
+        return WatchPulse(last, None)
+    first: datetime | None = conn.execute(select(func.min(INBOX.c.received_at))).scalar()
+    return WatchPulse(None, first)
+
+
 def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> QueuedAlert | None:
     """Queue one heartbeat alert to ``ops`` if the watch has not completed a sweep lately.
 
-    One per outage: its key names the last completed sweep, so checks that keep finding the
-    same dead watch queue nothing more.
+    A watch that never completed a sweep is dead once events arrived more than 3 intervals
+    ago (:func:`pathway.alerts.watch_is_dead`). One per outage: its key names the last
+    completed sweep (``never`` before the first), so checks that keep finding the same dead
+    watch queue nothing more. The alert carries no pathway and no patient data: only when
+    the last sweep, or the first event, happened.
     """
     with transaction(engine) as conn:
-        last = last_sweep_at(conn)
-        if not watch_is_dead(last, at=now, interval=interval):
+        pulse = watch_pulse(conn)
+        if not pulse.dead(at=now, interval=interval):
             return None
+        last = pulse.last_sweep_at
         key = heartbeat_key(last)
         if conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == key)).first() is not None:
             return None
@@ -243,7 +277,11 @@ def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> Qu
             category="",
             tags=TAGS[AlertLevel.HEARTBEAT],
         )
-        extra = {"last_sweep_at": last.isoformat() if last else None}
+        first = pulse.first_event_received_at
+        extra = {
+            "last_sweep_at": last.isoformat() if last else None,
+            "first_event_received_at": first.isoformat() if first else None,
+        }
         conn.execute(insert(OUTBOX).values(outbox_values(alert, at=now, extra=extra)))
         conn.execute(insert(ALERT).values(alert_values(alert, at=now, clock_starts_at=None)))
     return alert

@@ -125,12 +125,11 @@ def alerts_test(
 @alerts_app.command("check")
 def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     """The heartbeat check: alert `ops` if the deadline watch has not completed a sweep for
-    3 intervals (exit 1 when the watch is down). The `heartbeat-check` deployment runs it."""
+    3 intervals, or never completed one though events arrived more than 3 intervals ago
+    (exit 1 when the watch is down). The `heartbeat-check` deployment runs it."""
     import asyncio
 
-    from cordwatch.alerts import queue_heartbeat
-    from cordwatch.watch import last_sweep_at
-    from pathway.alerts import watch_is_dead
+    from cordwatch.alerts import queue_heartbeat, watch_pulse
     from tasks.alerts import deliver_pending_alerts
 
     settings = get_settings()
@@ -140,10 +139,12 @@ def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     queued = queue_heartbeat(engine, now=moment, interval=interval)
     delivered = asyncio.run(deliver_pending_alerts(moment, key_prefix="alert:heartbeat:"))
     with reading(engine) as conn:
-        last = last_sweep_at(conn)
-    dead = watch_is_dead(last, at=moment, interval=interval)
+        pulse = watch_pulse(conn)
+    dead = pulse.dead(at=moment, interval=interval)
+    last, first = pulse.last_sweep_at, pulse.first_event_received_at
     summary = {
         "last_sweep_at": last.isoformat() if last else None,
+        "first_event_received_at": first.isoformat() if first else None,
         "watch_down": dead,
         "queued": queued.alert_id if queued else None,
         "delivered": delivered,

@@ -6,12 +6,14 @@ replay or retry can queue the same alert twice.
 
 Levels and recipients (Apprise tags), section 6:
 
-* ``at_risk``: each warning fraction a running clock passes -> ``coordinator``;
+* ``at_risk``: each warning fraction a running clock passes -> ``coordinator`` (only the
+  highest when a sweep first sees it past several, none once it is past its due time);
 * ``breach``: the clock passes its due time -> ``coordinator`` and ``oncall-consultant``;
 * ``escalation``: a breach still unacknowledged one escalation interval after its breach
   alert was raised, and every interval after that -> ``service-lead`` (step *n* fires at
   ``raised + n * interval``: the clinicians always get one interval to acknowledge);
-* ``heartbeat``: the deadline watch has not completed a sweep for 3 intervals -> ``ops``.
+* ``heartbeat``: the deadline watch has not completed a sweep for 3 intervals, or never
+  completed one though events arrived more than 3 intervals ago -> ``ops``.
 
 An alert that cannot be delivered after the configured attempts goes to ``fallback``.
 """
@@ -83,11 +85,17 @@ def alerts_due(
     breach_raised_at: datetime | None = None,
     acknowledged: bool = False,
 ) -> list[AlertDue]:
-    """Every at-risk, breach and escalation alert a clock has owed by ``at``.
+    """The at-risk, breach and escalation alerts a clock owes at ``at``.
 
-    A running clock owes one at-risk alert per warning fraction it has passed (50 %, 75 %),
-    and a breach alert once it is past its due time. Once breached, at-risk alerts it never
-    got are moot and are not owed. A stopped clock owes nothing new.
+    A running clock within its limit owes the at-risk alert of the highest warning fraction
+    it has passed. A watch that sees each fraction pass in turn therefore sends one at-risk
+    alert per fraction (50 %, then 75 %: two warnings by design), but a watch that first sees
+    the clock already past both (after downtime, or a late-arriving referral) sends only the
+    75 % one: the 50 % alert would say the same thing less urgently, in a near-identical
+    message at the same moment. The lower step is never queued, and since the moment only
+    moves forward and a clock's warning times are fixed, no later sweep owes it either.
+    Past its due time a clock owes its breach alert and no at-risk alert at all, even one it
+    never got: the breach supersedes the warning. A stopped clock owes nothing new.
 
     Once its breach alert was raised (``breach_raised_at``), an unacknowledged breach also
     owes, with ``escalate_every``, the escalation of the last whole interval elapsed since;
@@ -105,11 +113,12 @@ def alerts_due(
                     AlertDue(AlertLevel.ESCALATION, step, breach_raised_at + step * escalate_every)
                 )
         return owed
-    return [
+    passed = [
         AlertDue(AlertLevel.AT_RISK, index, moment)
         for index, moment in enumerate(warnings, start=1)
         if at >= moment
     ]
+    return passed[-1:]  # warnings are in increasing order: the last passed is the highest
 
 
 def next_alert_at(
@@ -143,19 +152,34 @@ def alert_key(pathway_id: str, clock_id: str, starts_at: datetime, due: AlertDue
 
 
 def heartbeat_key(last_sweep_at: datetime | None) -> str:
-    """One heartbeat alert per outage: keyed by the last sweep the watch completed."""
+    """One heartbeat alert per outage: keyed by the last sweep the watch completed.
+
+    A watch that never completed a sweep has one outage, ``never``, until its first sweep;
+    an outage after that is keyed by the sweep it follows, so it alerts again.
+    """
     stamp = last_sweep_at.strftime("%Y%m%dT%H%M%SZ") if last_sweep_at else "never"
     return f"alert:heartbeat:{stamp}"
 
 
-def watch_is_dead(last_sweep_at: datetime | None, *, at: datetime, interval: timedelta) -> bool:
+def watch_is_dead(
+    last_sweep_at: datetime | None,
+    *,
+    at: datetime,
+    interval: timedelta,
+    first_event_received_at: datetime | None,
+) -> bool:
     """True when no sweep completed within the last :data:`HEARTBEAT_MISSED_SWEEPS` intervals.
 
-    A watch that never ran is not presumed dead: there is nothing yet to miss.
+    A watch that never completed a sweep is dead too once there was clinical work for it to
+    watch: the earliest accepted event (``first_event_received_at``) arrived more than those
+    intervals ago. Otherwise a watch misconfigured from the first day would never alert
+    anyone. A brand-new install with no events yet, or whose first events arrived within
+    the last intervals, is not presumed dead: there is nothing yet to miss.
     """
-    if last_sweep_at is None:
-        return False
-    return at - last_sweep_at > HEARTBEAT_MISSED_SWEEPS * interval
+    missed = HEARTBEAT_MISSED_SWEEPS * interval
+    if last_sweep_at is not None:
+        return at - last_sweep_at > missed
+    return first_event_received_at is not None and at - first_event_received_at > missed
 
 
 def describe_delta(delta: timedelta) -> str:

@@ -143,19 +143,28 @@ def _zone_of(conn: Connection, pathway_id: str | None, settings: Settings) -> Zo
     return ZoneInfo(settings.timezone)
 
 
+def _heartbeat_since(payload: dict[str, Any], zone: ZoneInfo) -> str:
+    """Since when the watch has been silent: its last sweep or, for a watch that never swept,
+    the arrival of the first event it should have watched (a time, never whose event)."""
+
+    def local(text: str) -> str:
+        return datetime.fromisoformat(text).astimezone(zone).strftime("%a %d %b %H:%M %Z")
+
+    if last := payload.get("last_sweep_at"):
+        return local(last)
+    if first := payload.get("first_event_received_at"):
+        return f"the first event was received {local(first)}"
+    return "never"
+
+
 def message_for(
     payload: dict[str, Any], *, zone: ZoneInfo, now: datetime, settings: Settings
 ) -> tuple[str, str]:
     """The (title, body) of an alert from its outbox payload (ids and coded facts only)."""
     level = AlertLevel(payload["level"])
     if level is AlertLevel.HEARTBEAT:
-        last = payload.get("last_sweep_at")
         context: dict[str, Any] = {
-            "last_sweep_local": datetime.fromisoformat(last)
-            .astimezone(zone)
-            .strftime("%a %d %b %H:%M %Z")
-            if last
-            else "never",
+            "last_sweep_local": _heartbeat_since(payload, zone),
             "missed": HEARTBEAT_MISSED_SWEEPS,
             "interval": f"{settings.watch_interval_seconds} s",
             "link": f"{settings.prefect_ui_url.rstrip('/')}/deployments",

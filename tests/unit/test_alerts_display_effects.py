@@ -45,19 +45,13 @@ def _owed(at: datetime, *, kind: ClockKind = "hour", running: bool = True) -> li
         pytest.param(
             T0 + 20 * H,
             "hour",
-            [
-                AlertDue(AlertLevel.AT_RISK, 1, T0 + 12 * H),
-                AlertDue(AlertLevel.AT_RISK, 2, T0 + 18 * H),
-            ],
-            id="75 %: both at-risk alerts",
+            [AlertDue(AlertLevel.AT_RISK, 2, T0 + 18 * H)],
+            id="75 %: the second at-risk alert only",
         ),
         pytest.param(
             DUE,
             "hour",
-            [
-                AlertDue(AlertLevel.AT_RISK, 1, T0 + 12 * H),
-                AlertDue(AlertLevel.AT_RISK, 2, T0 + 18 * H),
-            ],
+            [AlertDue(AlertLevel.AT_RISK, 2, T0 + 18 * H)],
             id="hour clock at due_at: not yet a breach",
         ),
         pytest.param(

@@ -1,0 +1,73 @@
+"""A clock the deadline watch first sees late (after downtime, or a late-arriving referral),
+end to end against real local receivers: one AT RISK at most, never two at once, and none at
+all for a clock first seen breached.
+
+STEROID-MSCC (4 h from referral at T0): warnings at 2 h (50 %) and 3 h (75 %), due at 4 h.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+
+from cordwatch.intake import Intake
+from cordwatch.watch import ALERT
+from db.repository import PATHWAY
+from tests.alerts.conftest import Receivers, watch
+from tests.conftest import RULES
+from tests.db.test_intake import T0, pathway_lines
+
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+def _refer(engine: Engine) -> str:
+    intake = Intake(engine, new_pathway_rules=lambda: RULES)
+    result = intake.ingest_lines(
+        enumerate(pathway_lines("REF-F1", T0, "f1")[:2], 1), now=T0 + 30 * M
+    )
+    assert result.rejected == []
+    with engine.connect() as conn:
+        return str(
+            conn.execute(select(PATHWAY.c.id).where(PATHWAY.c.reference == "REF-F1")).scalar_one()
+        )
+
+
+def _steroid_alerts(engine: Engine) -> list[tuple[str, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ALERT.c.level, ALERT.c.step)
+            .where(ALERT.c.clock_id == "STEROID-MSCC")
+            .order_by(ALERT.c.created_at, ALERT.c.level)
+        )
+        return [(level, step) for level, step in rows]
+
+
+def test_a_clock_first_seen_past_both_warnings_sends_one_at_risk_then_its_breach(
+    alert_engine: Engine, receivers: Receivers
+) -> None:
+    pathway_id = _refer(alert_engine)
+
+    for at in (T0 + 3 * H + 10 * M, T0 + 3 * H + 11 * M, T0 + 3 * H + 40 * M, T0 + 4 * H + M):
+        watch(alert_engine, at)
+
+    assert [body["title"] for body in receivers.ok.bodies("coordinator")] == [
+        f"AT RISK {pathway_id} Steroids within 4 h",
+        f"BREACH {pathway_id} Steroids within 4 h",
+    ]
+    assert _steroid_alerts(alert_engine) == [("at_risk", 2), ("breach", 1)]
+
+
+def test_a_clock_first_seen_breached_sends_its_breach_and_no_at_risk(
+    alert_engine: Engine, receivers: Receivers
+) -> None:
+    pathway_id = _refer(alert_engine)
+
+    for at in (T0 + 4 * H + 10 * M, T0 + 4 * H + 11 * M, T0 + 4 * H + 20 * M):
+        watch(alert_engine, at)
+
+    assert [body["title"] for body in receivers.ok.bodies("coordinator")] == [
+        f"BREACH {pathway_id} Steroids within 4 h"
+    ]
+    assert _steroid_alerts(alert_engine) == [("breach", 1)]
