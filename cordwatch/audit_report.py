@@ -61,8 +61,10 @@ def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list
 
     The milestone facts are aggregated in SQL, one row per pathway: the ambulatory status of
     its referral, the whole-spine MRIs performed, whether any report found MSCC. The status
-    after treatment is that of the latest ``outcome.recorded`` (by when it happened, then by
-    when it was stored).
+    after treatment (K10) is that of the latest ``outcome.recorded`` (by when it happened,
+    then by when it was stored) among those that happened at or after the pathway's first
+    ``treatment.started``: an outcome recorded before any treatment says nothing of the
+    treatment's effect, so a pathway never treated, or with no outcome since, has none.
     """
     dialect = conn.dialect.name
     in_period = (PATHWAY.c.referred_at >= begin, PATHWAY.c.referred_at < end)
@@ -108,12 +110,20 @@ def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list
         .where(*in_period)
         .group_by(PATHWAY.c.id, PATHWAY.c.category, PATHWAY.c.referred_at)
     ).all()
-    # Ordered so that the latest outcome of each pathway comes last and stays in the dict.
+    # The first treatment of each pathway referred in the period; only outcomes from then on
+    # are read. Ordered so that the latest of them comes last and stays in the dict.
+    treated = (
+        select(MILESTONE.c.pathway_id, func.min(MILESTONE.c.occurred_at).label("treated_at"))
+        .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
+        .where(*in_period, kind == "treatment.started")
+        .group_by(MILESTONE.c.pathway_id)
+        .subquery("treated")
+    )
     after_treatment: dict[str, str | None] = dict(
         conn.execute(
             select(MILESTONE.c.pathway_id, _json_text(details, "ambulatory_status", dialect))
-            .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
-            .where(*in_period, kind == "outcome.recorded")
+            .join(treated, treated.c.pathway_id == MILESTONE.c.pathway_id)
+            .where(kind == "outcome.recorded", MILESTONE.c.occurred_at >= treated.c.treated_at)
             .order_by(MILESTONE.c.pathway_id, MILESTONE.c.occurred_at, MILESTONE.c.id)
         ).all()
     )

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pathway.clocks import ClockStatus
+from pathway.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
 
 AMBULATORY = frozenset({"independent", "with_aid"})
 """Ambulatory with or without aids (K10, SCORAD)."""
@@ -37,21 +38,52 @@ class Standard:
     kpi: str
     title: str
     target: float | None
+    """A fraction (0.8 for 80 %): the ``target_percent`` of the clock's rule."""
     source: str
 
 
-STANDARDS: dict[str, Standard] = {
-    "COORD-MSCC": Standard("K3", "Coordinator contact, suspected MSCC", None, "QS56 st.4"),
-    "STEROID-MSCC": Standard("K6", "Dexamethasone within the local SLA", None, "NG234 1.8.1"),
-    "MRI-MSCC": Standard("K1", "MRI within 24 h, suspected MSCC", None, "QS56 st.3"),
-    "MRI-METS": Standard("K2", "MRI within 7 days, suspected metastases", None, "QS56 st.2"),
-    "PLAN-METS": Standard("K2", "Plan within 7 days, suspected metastases", None, "QS56 st.2"),
-    "RT-24H": Standard("K4", "Radiotherapy within 24 h of decision", None, "QS56 st.6"),
-    # W1: the Faster Diagnosis Standard rises from 75 % to 80 % (March 2026); 80 % is checked.
-    "CWT-FDS": Standard("K17", "Faster Diagnosis Standard, 28 days", 0.80, "CWT (75-80 %)"),
-    "CWT-31": Standard("K17", "Decision to treat to treatment, 31 days", 0.96, "CWT"),
-    "CWT-62": Standard("K17", "Referral to treatment, 62 days", 0.85, "CWT"),
+class _Measure(NamedTuple):
+    kpi: str
+    title: str
+    source: str
+
+
+_MEASURES: dict[str, _Measure] = {
+    "COORD-MSCC": _Measure("K3", "Coordinator contact, suspected MSCC", "QS56 st.4"),
+    "STEROID-MSCC": _Measure("K6", "Dexamethasone within the local SLA", "NG234 1.8.1"),
+    "MRI-MSCC": _Measure("K1", "MRI within 24 h, suspected MSCC", "QS56 st.3"),
+    "MRI-METS": _Measure("K2", "MRI within 7 days, suspected metastases", "QS56 st.2"),
+    "PLAN-METS": _Measure("K2", "Plan within 7 days, suspected metastases", "QS56 st.2"),
+    "RT-24H": _Measure("K4", "Radiotherapy within 24 h of decision", "QS56 st.6"),
+    # W1: the Faster Diagnosis Standard rises from 75 % to 80 % (March 2026).
+    "CWT-FDS": _Measure("K17", "Faster Diagnosis Standard, 28 days", "CWT (75-80 %)"),
+    "CWT-31": _Measure("K17", "Decision to treat to treatment, 31 days", "CWT"),
+    "CWT-62": _Measure("K17", "Referral to treatment, 62 days", "CWT"),
 }
+"""The measures in report order; their percentage targets live in the ruleset."""
+
+
+def standards_from(ruleset: Ruleset) -> dict[str, Standard]:
+    """The measures with the ``target_percent`` of each clock's rule in ``ruleset``.
+
+    The ruleset is the one place a national target is written, next to its sources, so a
+    change of target (the FDS rising to 80 %) is a ruleset change the report follows.
+    """
+    percents = {rule.id: rule.target_percent for rule in ruleset.clocks}
+    standards = {}
+    for clock_id, (kpi, title, source) in _MEASURES.items():
+        percent = percents.get(clock_id)
+        target = None if percent is None else percent / 100
+        standards[clock_id] = Standard(kpi, title, target, source)
+    return standards
+
+
+STANDARDS: dict[str, Standard] = standards_from(load_ruleset(*DEFAULT_RULESET))
+"""The measures against the targets of the default ruleset.
+
+A report spans pathways pinned to any ruleset version, but a target is the national standard
+of the period reported, not of a pathway; the default ruleset is the current one.
+"""
 
 
 class ClockFact(NamedTuple):
@@ -80,6 +112,7 @@ class PathwayFact(NamedTuple):
     referred_at: datetime
     ambulatory_at_referral: str | None = None
     ambulatory_after_treatment: str | None = None
+    """Of the latest outcome at or after the first treatment; None if untreated or none since."""
     mri_scans: int = 0
     mscc_confirmed: bool = False
 
@@ -132,7 +165,13 @@ class Kpi:
 
 @dataclass(frozen=True, slots=True)
 class AmbulatoryFigures:
-    """K10: pathways with status at referral and after treatment both recorded (paired)."""
+    """K10: pathways with status at referral and after treatment both recorded (paired).
+
+    The status after treatment is that of the latest outcome recorded at or after the
+    pathway's first treatment. ``at_referral`` and ``after_treatment`` count every pathway
+    referred, by status, those without one as "not recorded" (for after treatment: never
+    treated, or no outcome since).
+    """
 
     paired: int
     ambulatory_at_referral: int
@@ -517,7 +556,9 @@ def _ambulatory(pathways: list[PathwayFact]) -> AmbulatoryFigures:
             sorted(Counter(p.ambulatory_at_referral or "not recorded" for p in pathways).items())
         ),
         after_treatment=dict(
-            sorted(Counter(p.ambulatory_after_treatment for p in paired).items())  # type: ignore[arg-type]
+            sorted(
+                Counter(p.ambulatory_after_treatment or "not recorded" for p in pathways).items()
+            )
         ),
     )
 

@@ -1,7 +1,9 @@
 """The report's figures against a small cohort worked out by hand (pathway-spec.md section 8).
 
-Period: Monday 2 to Sunday 15 November 2026, Europe/London (GMT in November, so local time is
-UTC). The report looks at 20 November 12:00 UTC.
+Period: Monday 2 to Sunday 15 November 2026, Europe/London (GMT in November and December, so
+local time is UTC). The report looks at 20 November 12:00 UTC; the cancer waiting-time clocks,
+whose limits run past that, are also looked at again on 20 January 2027 with nothing more
+recorded (``LATER``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 from pathway.report import ClockFact, PathwayFact, PerformanceReport, build_report, percentile
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+LATER = datetime(2027, 1, 20, 12, 0, tzinfo=UTC)
 MSCC = "suspected_mscc"
 METS = "suspected_spinal_metastases"
 
@@ -32,6 +35,11 @@ def hour_clock(
 ) -> ClockFact:
     due = start + timedelta(hours=limit_hours)
     return ClockFact(pathway, MSCC, clock, "hour", start, due, stop, status, reason)
+
+
+def dec(day: int) -> datetime:
+    """Midnight starting ``day`` December 2026 (GMT): the due_at of a day clock."""
+    return datetime(2026, 12, day, tzinfo=UTC)
 
 
 def day_clock(
@@ -78,6 +86,27 @@ CLOCKS = [
     # CWT-62: K running (due 4 Jan 2027), L treated on day 17: met.
     day_clock("PW-K", "CWT-62", at(2, 10), datetime(2027, 1, 4, tzinfo=UTC), None, "running"),
     day_clock("PW-L", "CWT-62", at(3, 9), datetime(2027, 1, 5, tzinfo=UTC), at(20, 9), "met"),
+    # CWT-FDS (28 days from the referral; due date = start date + 28, due_at the midnight
+    # after it), in both categories:
+    # K (metastases) 2 Nov: due date 30 Nov, due_at 1 Dec. No diagnosis communicated: running
+    # on 20 Nov, breached (still running) by 20 January.
+    day_clock("PW-K", "CWT-FDS", at(2, 10), dec(1), None, "running"),
+    # L (metastases) 3 Nov, told on 12 Nov 09:00: met, 9 days = 216 h.
+    day_clock("PW-L", "CWT-FDS", at(3, 9), dec(2), at(12, 9), "met"),
+    # M (MSCC) 4 Nov 08:00, told on 6 Nov 08:00: met, 48 h.
+    day_clock("PW-M", "CWT-FDS", at(4, 8), dec(3), at(6, 8), "met", category=MSCC),
+    # O (MSCC) 10 Nov, died on 13 Nov: excluded.
+    day_clock("PW-O", "CWT-FDS", at(10, 8), dec(9), at(13, 8), "excluded", "died", category=MSCC),
+    # P (MSCC) 11 Nov 08:00, told on 18 Nov 08:00: met, 7 days = 168 h.
+    day_clock("PW-P", "CWT-FDS", at(11, 8), dec(10), at(18, 8), "met", category=MSCC),
+    # CWT-31 (31 days from the decision to treat; due_at the midnight after start + 31):
+    # A (MSCC) decided 3 Nov 12:00 and irradiated 4 Nov 09:00 (its RT-24H): met, 21 h.
+    day_clock("PW-A", "CWT-31", at(3, 12), dec(5), at(4, 9), "met", category=MSCC),
+    # L (metastases) decided 10 Nov 09:00, treated 20 Nov 09:00 (its CWT-62 stop): met, 240 h.
+    day_clock("PW-L", "CWT-31", at(10, 9), dec(12), at(20, 9), "met"),
+    # Q (metastases) decided 13 Nov 10:00, due date 14 Dec, not yet treated: running on
+    # 20 Nov, breached (still running) by 20 January.
+    day_clock("PW-Q", "CWT-31", at(13, 10), dec(15), None, "running"),
 ]
 
 PATHWAYS = [
@@ -91,20 +120,36 @@ PATHWAYS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def report() -> PerformanceReport:
+def report_as_of(as_of: datetime) -> PerformanceReport:
     return build_report(
         CLOCKS,
         PATHWAYS,
         period_start=date(2026, 11, 2),
         period_end=date(2026, 11, 15),
-        as_of=AS_OF,
+        as_of=as_of,
         timezone="Europe/London",
     )
 
 
-def figures(report: PerformanceReport, clock: str) -> dict[str, object]:
-    row = next(c for c in report.clocks if c.clock_id == clock)
+@pytest.fixture(scope="module")
+def report() -> PerformanceReport:
+    return report_as_of(AS_OF)
+
+
+@pytest.fixture(scope="module")
+def later() -> PerformanceReport:
+    return report_as_of(LATER)
+
+
+def figures(
+    report: PerformanceReport, clock: str, category: str | None = None
+) -> dict[str, object]:
+    """The figures of ``clock`` in ``category`` (by default its first row)."""
+    row = next(
+        c
+        for c in report.clocks
+        if c.clock_id == clock and (category is None or c.category == category)
+    )
     return {
         "started": row.started,
         "met": row.met,
@@ -180,6 +225,77 @@ def test_headline_measures(report: PerformanceReport) -> None:
     )
 
 
+def test_cancer_waiting_time_standards(report: PerformanceReport, later: PerformanceReport) -> None:
+    def k17(report: PerformanceReport, title: str) -> tuple[object, ...]:
+        k = next(k for k in report.kpis if k.id == "K17" and k.title.startswith(title))
+        return (k.numerator, k.denominator, k.percent, k.target, k.meets_target)
+
+    # FDS, 28 days, against 80 % (W1, W3). On 20 Nov: M, P (MSCC) and L (metastases) met;
+    # O excluded (died); K within its limit (due date 30 Nov): 3 of 3 = 100.0 %, met.
+    assert k17(report, "Faster Diagnosis Standard") == (3, 3, 100.0, 0.80, True)
+    # On 20 January K is past its due date, still without a diagnosis: breached. 3 of 4 =
+    # 75.0 %: below 80 % (it would have met the 75 % in force before March 2026).
+    assert k17(later, "Faster Diagnosis Standard") == (3, 4, 75.0, 0.80, False)
+    # 31 days, against 96 %. On 20 Nov: A (21 h) and L (10 days) met, Q running (due date
+    # 14 Dec): 2 of 2 = 100.0 %, met. On 20 January Q is breached: 2 of 3 = 66.7 %, not met.
+    assert k17(report, "Decision to treat to treatment") == (2, 2, 100.0, 0.96, True)
+    assert k17(later, "Decision to treat to treatment") == (2, 3, 66.7, 0.96, False)
+    # FDS times to stop (by the diagnosis): M 48 h, P 168 h, L 216 h. Median 168 h; p90 at
+    # rank 1.8 = 168 + 0.8 x 48 = 206.4 h. CWT-31: A 21 h, L 240 h: median 130.5 h, p90 at
+    # rank 0.9 = 21 + 0.9 x 219 = 218.1 h.
+    fds = next(k for k in report.kpis if k.title.startswith("Faster Diagnosis Standard"))
+    cwt31 = next(k for k in report.kpis if k.title.startswith("Decision to treat"))
+    assert (fds.median_hours, fds.p90_hours) == (168.0, 206.4)
+    assert (cwt31.median_hours, cwt31.p90_hours) == (130.5, 218.1)
+
+
+def test_clock_figures_are_split_by_category(
+    report: PerformanceReport, later: PerformanceReport
+) -> None:
+    # One row per clock and category (the category of its pathway), in category order; the
+    # headline measure (test above) counts every category. CWT-FDS in suspected MSCC: M, O,
+    # P started; M (48 h) and P (168 h) met, O excluded (died): 2 of 2. Median 108 h; p90 at
+    # rank 0.9 = 48 + 0.9 x 120 = 156 h.
+    assert [(c.clock_id, c.category) for c in report.clocks if c.clock_id.startswith("CWT")] == [
+        ("CWT-FDS", MSCC),
+        ("CWT-FDS", METS),
+        ("CWT-31", MSCC),
+        ("CWT-31", METS),
+        ("CWT-62", METS),
+    ]
+    assert figures(report, "CWT-FDS", MSCC) == {
+        "started": 3,
+        "met": 2,
+        "breached": 0,
+        "breached_running": 0,
+        "excluded": {"died": 1},
+        "running": 0,
+        "percent_met": 100.0,
+        "median": 108.0,
+        "p90": 156.0,
+    }
+    # In suspected metastases: K and L started; L met (216 h), K running: 1 of 1.
+    assert figures(report, "CWT-FDS", METS) == {
+        "started": 2,
+        "met": 1,
+        "breached": 0,
+        "breached_running": 0,
+        "excluded": {},
+        "running": 1,
+        "percent_met": 100.0,
+        "median": 216.0,
+        "p90": 216.0,
+    }
+    # By 20 January K is breached, still running: 1 of 2 = 50.0 % in metastases, while MSCC
+    # stays at 2 of 2; together 3 of 4 (75.0 %, the K17 figure).
+    assert figures(later, "CWT-FDS", METS)["percent_met"] == 50.0
+    assert figures(later, "CWT-FDS", METS)["breached_running"] == 1
+    assert figures(later, "CWT-FDS", MSCC)["percent_met"] == 100.0
+    # The per-category rows carry the clock's target; no row sums the categories.
+    assert {c.target for c in report.clocks if c.clock_id == "CWT-FDS"} == {0.80}
+    assert {c.category for c in report.clocks} == {MSCC, METS}
+
+
 def test_ambulatory_status_at_referral_and_after_treatment(report: PerformanceReport) -> None:
     # Paired: P1 (with aid -> independent: improved), P2 (non-ambulatory both: unchanged), P3
     # (independent -> with aid: worse). Ambulatory at referral: P1, P3 = 2; after: P1, P3 = 2.
@@ -191,6 +307,15 @@ def test_ambulatory_status_at_referral_and_after_treatment(report: PerformanceRe
         "independent": 2,
         "non_ambulatory": 1,
         "not recorded": 1,
+        "with_aid": 1,
+    }
+    # After treatment, per pathway referred, as at referral: P1 independent, P2
+    # non-ambulatory, P3 with aid; P4 and P5 have none (not treated, or no outcome after
+    # treatment): not recorded.
+    assert a.after_treatment == {
+        "independent": 1,
+        "non_ambulatory": 1,
+        "not recorded": 2,
         "with_aid": 1,
     }
 

@@ -15,7 +15,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from cordwatch.audit_report import load_clock_facts, load_pathway_facts, period_bounds
+from cordwatch.audit_report import (
+    load_clock_facts,
+    load_pathway_facts,
+    performance_report,
+    period_bounds,
+)
 from cordwatch.intake import Intake
 from db.repository import CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
 from pathway.report import ClockFact, PathwayFact
@@ -89,9 +94,9 @@ def test_milestone_facts_are_counted_per_pathway(engine: Engine) -> None:
     with engine.begin() as conn:
         # A: walking with an aid at referral; an MRI requested (not a scan), two MRIs and a CT
         # performed (2 MRIs); one report of MSCC and a later one without (MSCC found).
-        # Outcomes: 20 Nov independent, then 10 Nov non-ambulatory stored later (earlier in
-        # time: not the latest), then 20 Nov with aid (same time as the first, stored last:
-        # it stands).
+        # Radiotherapy on 6 Nov; every outcome is after it. Outcomes: 20 Nov independent,
+        # then 10 Nov non-ambulatory stored later (earlier in time: not the latest), then
+        # 20 Nov with aid (same time as the first, stored last: it stands).
         add_pathway(conn, "PW-A", at(3, 9), MSCC)
         add_milestone(
             conn,
@@ -106,6 +111,7 @@ def test_milestone_facts_are_counted_per_pathway(engine: Engine) -> None:
         add_milestone(conn, "PW-A", "imaging.reported", at(3, 14), {"finding": "mscc"})
         add_milestone(conn, "PW-A", "imaging.performed", at(5, 9), {"modality": "mri_whole_spine"})
         add_milestone(conn, "PW-A", "imaging.reported", at(5, 10), {"finding": "spinal_metastases"})
+        add_milestone(conn, "PW-A", "treatment.started", at(6, 9), {"modality": "radiotherapy"})
         add_milestone(
             conn, "PW-A", "outcome.recorded", at(20, 9), {"ambulatory_status": "independent"}
         )
@@ -115,9 +121,13 @@ def test_milestone_facts_are_counted_per_pathway(engine: Engine) -> None:
         add_milestone(
             conn, "PW-A", "outcome.recorded", at(20, 9), {"ambulatory_status": "with_aid"}
         )
-        # B: status at referral recorded as null; nothing else.
+        # B: status at referral recorded as null; an outcome but never treated: no status
+        # after treatment.
         add_pathway(conn, "PW-B", at(4, 9), MSCC)
         add_milestone(conn, "PW-B", "referral.received", at(4, 9), {"ambulatory_status": None})
+        add_milestone(
+            conn, "PW-B", "outcome.recorded", at(12, 9), {"ambulatory_status": "independent"}
+        )
         # C: no status key; a CT only, reported clear: no MRI, no MSCC.
         add_pathway(conn, "PW-C", at(8, 23), METS)
         add_milestone(conn, "PW-C", "referral.received", at(8, 23), {"cancer_status": "known"})
@@ -129,16 +139,58 @@ def test_milestone_facts_are_counted_per_pathway(engine: Engine) -> None:
         add_pathway(conn, "PW-D", at(1, 23), MSCC)
         add_milestone(conn, "PW-D", "imaging.performed", at(2, 9), {"modality": "mri_whole_spine"})
         add_pathway(conn, "PW-E", at(9, 0), MSCC)
+        # F: independent at referral; its only outcome (non-ambulatory, 5 Nov) is recorded
+        # before its treatment (7 Nov): no status after treatment.
+        add_pathway(conn, "PW-F", at(5, 9), MSCC)
+        add_milestone(
+            conn, "PW-F", "referral.received", at(5, 9), {"ambulatory_status": "independent"}
+        )
+        add_milestone(
+            conn, "PW-F", "outcome.recorded", at(5, 12), {"ambulatory_status": "non_ambulatory"}
+        )
+        add_milestone(conn, "PW-F", "treatment.started", at(7, 9), {"modality": "radiotherapy"})
+        # G: non-ambulatory at referral; surgery on 6 Nov 09:00, radiotherapy on 8 Nov 09:00.
+        # Outcomes: 5 Nov independent (before any treatment: not counted, though stored
+        # last), 6 Nov 09:00 with aid (at the first treatment: counts, though before the
+        # second): after treatment with aid.
+        add_pathway(conn, "PW-G", at(5, 10), METS)
+        add_milestone(
+            conn, "PW-G", "referral.received", at(5, 10), {"ambulatory_status": "non_ambulatory"}
+        )
+        add_milestone(conn, "PW-G", "treatment.started", at(6, 9), {"modality": "surgery"})
+        add_milestone(conn, "PW-G", "treatment.started", at(8, 9), {"modality": "radiotherapy"})
+        add_milestone(conn, "PW-G", "outcome.recorded", at(6, 9), {"ambulatory_status": "with_aid"})
+        add_milestone(
+            conn, "PW-G", "outcome.recorded", at(5, 11), {"ambulatory_status": "independent"}
+        )
 
     with engine.connect() as conn:
         facts = sorted(load_pathway_facts(conn, BEGIN, END))
+        report = performance_report(
+            conn,
+            start=date(2026, 11, 2),
+            end=date(2026, 11, 8),
+            as_of=at(21, 12),
+            timezone="Europe/London",
+        )
 
     assert facts == [
         PathwayFact("PW-A", MSCC, at(3, 9), "with_aid", "with_aid", 2, True),
         PathwayFact("PW-B", MSCC, at(4, 9), None, None, 0, False),
         PathwayFact("PW-C", METS, at(8, 23), None, None, 0, False),
+        PathwayFact("PW-F", MSCC, at(5, 9), "independent", None, 0, False),
+        PathwayFact("PW-G", METS, at(5, 10), "non_ambulatory", "with_aid", 0, False),
     ]
     assert {f.referred_at.tzinfo for f in facts} == {UTC}
+    # K10 pairs a status at referral with one after treatment: A (with aid -> with aid:
+    # unchanged) and G (non-ambulatory -> with aid: improved) = 2. B has neither, C no
+    # status, F none after treatment (its only outcome came before it). Ambulatory at
+    # referral among the paired: A = 1; after treatment: A and G = 2. After treatment, per
+    # pathway referred: A with aid, G with aid, B, C and F not recorded.
+    k10 = report.ambulatory
+    assert (k10.paired, k10.ambulatory_at_referral, k10.ambulatory_after_treatment) == (2, 1, 2)
+    assert (k10.improved, k10.unchanged, k10.worse) == (1, 1, 0)
+    assert k10.after_treatment == {"not recorded": 3, "with_aid": 2}
 
 
 def test_clock_facts_are_those_started_in_the_period(engine: Engine) -> None:
@@ -191,7 +243,14 @@ def _plain_reading(conn: Connection, begin: datetime, end: datetime) -> list[Pat
             select(PATHWAY).where(PATHWAY.c.referred_at >= begin, PATHWAY.c.referred_at < end)
         )
     }
-    for row in conn.execute(select(MILESTONE).order_by(MILESTONE.c.occurred_at, MILESTONE.c.id)):
+    milestones = conn.execute(
+        select(MILESTONE).order_by(MILESTONE.c.occurred_at, MILESTONE.c.id)
+    ).all()
+    treated: dict[str, datetime] = {}  # the first treatment of each pathway
+    for row in milestones:
+        if row.type == "treatment.started":
+            treated.setdefault(row.pathway_id, row.occurred_at)
+    for row in milestones:
         fact = facts.get(row.pathway_id)
         details = json.loads(row.details)
         if fact is None:
@@ -203,7 +262,9 @@ def _plain_reading(conn: Connection, begin: datetime, end: datetime) -> list[Pat
         elif row.type == "imaging.reported":
             fact["mscc"] = fact["mscc"] or details.get("finding") == "mscc"
         elif row.type == "outcome.recorded":
-            fact["after"] = details.get("ambulatory_status")
+            first_treatment = treated.get(row.pathway_id)
+            if first_treatment is not None and row.occurred_at >= first_treatment:
+                fact["after"] = details.get("ambulatory_status")
     return sorted(
         PathwayFact(
             key,
