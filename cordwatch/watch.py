@@ -114,14 +114,15 @@ def _candidate_clocks(conn: Connection, at: datetime) -> list[Any]:
 
 
 @dataclass
-class _Breach:
+class BreachState:
     """What the sweep knows of one clock instance's breach: when raised, whether acknowledged."""
 
     raised_at: datetime | None = None
     acknowledged: bool = False
 
 
-def _instance(pathway_id: str, clock_id: str, starts_at: datetime) -> tuple[str, str, str]:
+def clock_instance(pathway_id: str, clock_id: str, starts_at: datetime) -> tuple[str, str, str]:
+    """The key of one clock instance (a clock restarted by an upgrade is another instance)."""
     return pathway_id, clock_id, starts_at.isoformat()
 
 
@@ -144,14 +145,16 @@ def acknowledged_alert_ids(conn: Connection, pathway_ids: list[str]) -> dict[str
     return found
 
 
-def _breaches(conn: Connection, pathway_ids: list[str]) -> dict[tuple[str, str, str], _Breach]:
+def breach_states(
+    conn: Connection, pathway_ids: list[str]
+) -> dict[tuple[str, str, str], BreachState]:
     """Breach state of the late clocks of these pathways; heals acknowledgements not yet applied.
 
     An acknowledgement is an event in the inbox: if the process that recorded it died before
     marking its alert, the alert row is marked here, so escalation stops all the same.
     """
     acks = acknowledged_alert_ids(conn, pathway_ids)
-    breaches: dict[tuple[str, str, str], _Breach] = {}
+    breaches: dict[tuple[str, str, str], BreachState] = {}
     heal: list[dict[str, Any]] = []
     for part in chunks(sorted(set(pathway_ids))):
         rows = conn.execute(
@@ -169,7 +172,7 @@ def _breaches(conn: Connection, pathway_ids: list[str]) -> dict[tuple[str, str, 
         )
         for row in rows:
             state = breaches.setdefault(
-                _instance(row.pathway_id, row.clock_id, row.clock_starts_at), _Breach()
+                clock_instance(row.pathway_id, row.clock_id, row.clock_starts_at), BreachState()
             )
             if row.level == AlertLevel.BREACH.value:
                 state.raised_at = row.created_at
@@ -234,14 +237,16 @@ def sweep(
         if not candidates:
             return result
         late = [row.pathway_id for row in candidates if row.due_at <= as_of]
-        breaches = _breaches(conn, late) if late else {}
+        breaches = breach_states(conn, late) if late else {}
         owed: list[tuple[Any, AlertDue, str, str]] = []
         moves: list[dict[str, Any]] = []
         for row in candidates:
             rules = rules_from_json(row.rules)
             every = escalation_interval(row.kind, _escalation_minutes(rules, escalation or {}))
             warnings = tuple(datetime.fromisoformat(w) for w in json.loads(row.warnings))
-            breach = breaches.get(_instance(row.pathway_id, row.clock_id, row.starts_at), _Breach())
+            breach = breaches.get(
+                clock_instance(row.pathway_id, row.clock_id, row.starts_at), BreachState()
+            )
             dues = alerts_due(
                 kind=row.kind,
                 due_at=row.due_at,

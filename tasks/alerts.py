@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Connection, Engine, select, update
 
 from cordwatch.settings import Settings, get_settings
-from cordwatch.watch import ALERT, _breaches, _instance
+from cordwatch.watch import ALERT, breach_states, clock_instance
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
 from db.repository import CLOCK, OUTBOX, PATHWAY
@@ -201,8 +201,8 @@ def _moot(conn: Connection, alert: Any) -> str | None:
     if clock is None or clock.status != "running" or clock.pathway_status != "open":
         return "the clock has stopped"
     if alert.level == AlertLevel.ESCALATION.value:
-        breach = _breaches(conn, [alert.pathway_id]).get(
-            _instance(alert.pathway_id, alert.clock_id, alert.clock_starts_at)
+        breach = breach_states(conn, [alert.pathway_id]).get(
+            clock_instance(alert.pathway_id, alert.clock_id, alert.clock_starts_at)
         )
         if breach is not None and breach.acknowledged:
             return "the breach was acknowledged"

@@ -1,0 +1,85 @@
+"""The layering of architecture.md as this codebase has it, checked on the source.
+
+``pathway`` is the pure core, ``db`` the tables and queries over it, ``cordwatch`` the
+services between them (intake, watch, letters, views, reports, settings) plus the command-line
+shell, ``tasks`` the effects, ``flows`` the Prefect flows. A service never reaches up into
+tasks or flows; only the shell (the ``cordwatch`` command and ``serve``) drives them.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("pathway", "db", "cordwatch", "tasks", "flows")
+SHELL = ("cordwatch/cli", "cordwatch/serve", "cordwatch/__main__")
+"""The command line and ``serve``: thin shells over flows and tasks (architecture.md)."""
+
+MAY_IMPORT = {
+    "pathway": {"pathway"},
+    "db": {"db", "pathway"},
+    "cordwatch": {"cordwatch", "db", "pathway"},
+    "shell": {"cordwatch", "db", "pathway", "tasks", "flows"},
+    "tasks": {"tasks", "cordwatch", "db", "pathway"},
+    "flows": {"flows", "tasks", "cordwatch", "db", "pathway"},
+}
+
+
+def _layer(path: Path) -> str:
+    name = path.relative_to(ROOT).as_posix()
+    return "shell" if name.startswith(SHELL) else name.split("/")[0]
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    """The project modules a file imports (absolute imports only: the project uses no others)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+SOURCES = sorted(
+    path
+    for package in PACKAGES
+    for path in (ROOT / package).rglob("*.py")
+    if "migrations" not in path.parts
+)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_each_module_imports_only_the_layers_below_it(path: Path) -> None:
+    layer = _layer(path)
+    imported = _imports(ast.parse(path.read_text(encoding="utf-8")))
+
+    beyond = sorted(name for name in imported if name.split(".")[0] not in MAY_IMPORT[layer])
+    shells = sorted(
+        name for name in imported if layer != "shell" and name.replace(".", "/").startswith(SHELL)
+    )
+
+    assert beyond == [], f"{layer} may import {sorted(MAY_IMPORT[layer])} only"
+    assert shells == [], "only the shell may import the command line"
+
+
+def _is_flow(decorator: ast.expr) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(target, ast.Name) and target.id == "flow"
+
+
+def test_every_flow_is_async() -> None:
+    """architecture.md: a sync flow costs about 1 s at exit, an async one about 0.13 s."""
+    flows = {}
+    for path in sorted((ROOT / "flows").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                _is_flow(d) for d in node.decorator_list
+            ):
+                flows[f"{path.name}:{node.name}"] = isinstance(node, ast.AsyncFunctionDef)
+
+    assert len(flows) >= 7
+    assert [name for name, is_async in flows.items() if not is_async] == []
