@@ -16,6 +16,7 @@ from cordwatch.settings import get_settings
 from db.audit import verify_chain
 from db.engine import make_engine, reading
 from pathway.report import PerformanceReport
+from tasks.views import render_artifact
 
 
 def last_full_week(moment: datetime, timezone: str) -> tuple[date, date]:
@@ -98,18 +99,17 @@ async def performance_report_flow(
         key="performance-report",
         description=f"MSCC pathway performance {start} to {end}",
     )
-    chain_line = (
-        f"intact: {chain['entries']} entries"
-        if chain["ok"]
-        else f"**BROKEN at entry {chain['problem']['entry_id']} ({chain['problem']['kind']})**"
-    )
     await acreate_markdown_artifact(
-        f"# MSCC pathway performance, {start} to {end}\n\n"
-        f"[Open the printable report]({Path(path).as_uri()}) (`{path}`)\n\n"
-        f"{len(report.breaches)} breaches; pathways referred: "
-        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.pathways.items())
-        + f"\n\nAudit chain {chain_line}; head hash `{chain['head_hash']}` "
-        f"(entry {chain['head_id']}): keep it to check the trail was not rewritten later.\n",
+        render_artifact(
+            "performance_report_link",
+            start=start,
+            end=end,
+            uri=Path(path).as_uri(),
+            path=path,
+            breaches=len(report.breaches),
+            referred=", ".join(f"{k.replace('_', ' ')} {v}" for k, v in report.pathways.items()),
+            chain=chain,
+        ),
         key="performance-report-link",
         description="Link to the HTML performance report",
     )

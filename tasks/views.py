@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.events import emit_event
@@ -33,19 +36,30 @@ def _zone_name() -> str:
     return get_settings().timezone
 
 
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "artifacts"
+
+
+@lru_cache(maxsize=1)
+def artifact_templates() -> Environment:
+    """The Jinja environment of the markdown artifacts (markdown, so no HTML autoescape;
+    ``StrictUndefined``: a missing value fails instead of publishing a blank)."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def render_artifact(name: str, **context: Any) -> str:
+    """``templates/artifacts/<name>.md.j2`` rendered: ids and coded facts only."""
+    return artifact_templates().get_template(f"{name}.md.j2").render(**context)
+
+
 def timeline_markdown(document: dict[str, Any], zone: Any) -> str:
     """The pathway timeline for the UI: milestones in order, coded details only."""
-    lines = [
-        f"# {document['id']} timeline",
-        "",
-        f"**Category** {document['category']} · **stage** {document['stage']} · "
-        f"**status** {document['status']}"
-        + (f" ({document['closed_reason']})" if document["closed_reason"] else "")
-        + f" · ruleset {document['ruleset']}",
-        "",
-        "| when | milestone | details |",
-        "|---|---|---|",
-    ]
+    rows = []
     for milestone in document["milestones"]:
         details = safe_details(milestone["type"], milestone["details"])
         text = ", ".join(
@@ -53,8 +67,17 @@ def timeline_markdown(document: dict[str, Any], zone: Any) -> str:
             for k, v in details.items()
         )
         when = local_time(datetime.fromisoformat(milestone["at"]), zone)
-        lines.append(f"| {when} | `{milestone['type']}` | {text} |")
-    return "\n".join(lines)
+        rows.append({"when": when, "type": milestone["type"], "details": text})
+    return render_artifact(
+        "timeline",
+        id=document["id"],
+        category=document["category"],
+        stage=document["stage"],
+        status=document["status"],
+        closed_reason=document["closed_reason"],
+        ruleset=document["ruleset"],
+        rows=rows,
+    )
 
 
 def clocks_table(document: dict[str, Any], zone: Any) -> list[dict[str, Any]]:
