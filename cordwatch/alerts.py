@@ -40,11 +40,18 @@ class UnknownAlert(LookupError):
         self.alert_id = alert_id
 
 
-def existing_alert_ids(conn: Connection, alert_ids: list[str]) -> set[str]:
-    """The ids among ``alert_ids`` that name a stored alert."""
+def alert_references(conn: Connection, alert_ids: list[str]) -> dict[str, str | None]:
+    """The referral reference of each stored alert among ``alert_ids`` (None: not a
+    pathway's alert, e.g. a heartbeat). An id missing from the answer names no alert."""
     if not alert_ids:
-        return set()
-    return set(conn.execute(select(ALERT.c.id).where(ALERT.c.id.in_(alert_ids))).scalars())
+        return {}
+    rows = conn.execute(
+        select(ALERT.c.id, PATHWAY.c.reference)
+        .select_from(ALERT)
+        .outerjoin(PATHWAY, PATHWAY.c.id == ALERT.c.pathway_id)
+        .where(ALERT.c.id.in_(alert_ids))
+    )
+    return {row.id: row.reference for row in rows}
 
 
 @dataclass(frozen=True, slots=True)

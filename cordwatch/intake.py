@@ -144,21 +144,33 @@ def _event_id_of(raw: str | bytes) -> str | None:
     return None
 
 
-def unknown_acknowledged_alerts(
+def refused_acknowledgements(
     conn: Connection, events: Sequence[PathwayEvent], replayed: dict[str, str]
-) -> set[str]:
-    """Event ids of new ``alert.acknowledged`` events whose alert id names no alert."""
-    from cordwatch.alerts import existing_alert_ids  # the alerts feature (issue 4)
+) -> dict[str, str]:
+    """Why new ``alert.acknowledged`` events are refused, by event id: the alert must exist
+    and be an alert of the pathway the acknowledgement is for.
+
+    An acknowledgement filed under the wrong referral would be accepted while the alert it
+    meant to stop kept escalating, and the clinician would believe it acknowledged. The
+    reason never names the other pathway.
+    """
+    from cordwatch.alerts import alert_references  # the alerts feature (issue 4)
 
     acks = {
-        e.event_id: e.data.alert_id
+        e.event_id: (e.data.alert_id, e.pathway)
         for e in events
         if isinstance(e, AlertAcknowledged) and e.event_id not in replayed
     }
     if not acks:
-        return set()
-    found = existing_alert_ids(conn, sorted(set(acks.values())))
-    return {event_id for event_id, alert_id in acks.items() if alert_id not in found}
+        return {}
+    owners = alert_references(conn, sorted({alert_id for alert_id, _ in acks.values()}))
+    refused: dict[str, str] = {}
+    for event_id, (alert_id, reference) in acks.items():
+        if alert_id not in owners:
+            refused[event_id] = "no alert with this id"
+        elif owners[alert_id] != reference:
+            refused[event_id] = "this alert is not one of this pathway's alerts"
+    return refused
 
 
 class Intake:
@@ -262,12 +274,15 @@ class Intake:
             pathways = self._load(
                 conn, sorted({e.pathway for e in events if e.event_id not in known})
             )
-            acks = unknown_acknowledged_alerts(conn, events, known)
+            refused = refused_acknowledgements(conn, events, known)
             for item, candidate in parsed:
-                if not isinstance(candidate, Rejection) and candidate.event_id in acks:
-                    # An acknowledgement must name an alert that was sent (issue 4).
+                if not isinstance(candidate, Rejection) and candidate.event_id in refused:
+                    # An acknowledgement must name an alert of its pathway that was sent.
                     unknown = Rejection(
-                        item.line, candidate.event_id, "data.alert_id", "no alert with this id"
+                        item.line,
+                        candidate.event_id,
+                        "data.alert_id",
+                        refused[candidate.event_id],
                     )
                     self._reject(batch, result, unknown, candidate, now)
                     continue

@@ -159,6 +159,46 @@ def test_an_acknowledgement_from_a_feed_also_stops_escalation(
     assert by == "Coordinator On Duty"
 
 
+def test_an_acknowledgement_filed_under_another_pathway_is_refused_and_escalation_goes_on(
+    alert_engine: Engine, receivers: Receivers
+) -> None:
+    intake, pathway_id = _refer(alert_engine)
+    _refer(alert_engine, "REF-B2", "b2")
+    watch(alert_engine, T0 + 4 * H + M)
+    breach = next(
+        alert_id
+        for alert_id in _alert_ids(alert_engine, "breach")
+        if _pathway_of(alert_engine, alert_id) == pathway_id
+    )
+
+    wrong = envelope(
+        "feed-ack-2",
+        "REF-B2",
+        "alert.acknowledged",
+        T0 + 4 * H + 5 * M,
+        {"alert_id": breach, "by": "Coordinator On Duty"},
+    )
+    result = intake.ingest_lines([(1, wrong)], now=T0 + 4 * H + 6 * M)
+    watch(alert_engine, T0 + 4 * H + 31 * M)
+
+    [refused] = result.rejected
+    assert (refused.field, refused.reason) == (
+        "data.alert_id",
+        "this alert is not one of this pathway's alerts",
+    )
+    assert f"ESCALATION 1 {pathway_id} Steroids within 4 h" in _titles(receivers, "service-lead")
+    with alert_engine.connect() as conn:
+        by = conn.execute(select(ALERT.c.acknowledged_by).where(ALERT.c.id == breach)).scalar()
+    assert by is None
+
+
+def _pathway_of(engine: Engine, alert_id: str) -> str:
+    with engine.connect() as conn:
+        return str(
+            conn.execute(select(ALERT.c.pathway_id).where(ALERT.c.id == alert_id)).scalar_one()
+        )
+
+
 def test_a_clock_met_after_its_breach_stops_escalating(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
