@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
+from cordwatch.intake import Intake
 from cordwatch.settings import get_settings
 from cordwatch.watch import WatchReport, run_watch
+from db.repository import PATHWAY
 from tasks.alerts import deliver_pending_alerts
 from tests.alerts.receivers import JsonReceiver, SmtpReceiver, free_port
+from tests.conftest import RULES
+from tests.db.test_intake import T0, pathway_lines
 
 
 @dataclass
@@ -84,3 +88,19 @@ def watch(engine: Engine, at: datetime) -> WatchReport:
     report = run_watch(engine, as_of=at)
     asyncio.run(deliver_pending_alerts(at))
     return report
+
+
+def refer(
+    engine: Engine, ref: str = "REF-A1", prefix: str = "a1", *, now: datetime | None = None
+) -> tuple[Intake, str]:
+    """A referral at T0 and coordinator contact at 20 min, received at 30 min (or ``now``):
+    STEROID-MSCC (4 h) runs and nothing else is near. The intake and the PW- id."""
+    intake = Intake(engine, new_pathway_rules=lambda: RULES)
+    received = now or T0 + timedelta(minutes=30)
+    result = intake.ingest_lines(enumerate(pathway_lines(ref, T0, prefix)[:2], 1), now=received)
+    assert result.rejected == []
+    with engine.connect() as conn:
+        pathway_id = conn.execute(
+            select(PATHWAY.c.id).where(PATHWAY.c.reference == ref)
+        ).scalar_one()
+    return intake, str(pathway_id)

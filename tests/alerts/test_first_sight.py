@@ -11,27 +11,12 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from cordwatch.intake import Intake
 from cordwatch.watch import ALERT
-from db.repository import PATHWAY
-from tests.alerts.conftest import Receivers, watch
-from tests.conftest import RULES
-from tests.db.test_intake import T0, pathway_lines
+from tests.alerts.conftest import Receivers, refer, watch
+from tests.db.test_intake import T0
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-
-
-def _refer(engine: Engine) -> str:
-    intake = Intake(engine, new_pathway_rules=lambda: RULES)
-    result = intake.ingest_lines(
-        enumerate(pathway_lines("REF-F1", T0, "f1")[:2], 1), now=T0 + 30 * M
-    )
-    assert result.rejected == []
-    with engine.connect() as conn:
-        return str(
-            conn.execute(select(PATHWAY.c.id).where(PATHWAY.c.reference == "REF-F1")).scalar_one()
-        )
 
 
 def _steroid_alerts(engine: Engine) -> list[tuple[str, int]]:
@@ -47,7 +32,7 @@ def _steroid_alerts(engine: Engine) -> list[tuple[str, int]]:
 def test_a_clock_first_seen_past_both_warnings_sends_one_at_risk_then_its_breach(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    pathway_id = _refer(alert_engine)
+    pathway_id = refer(alert_engine, "REF-F1", "f1")[1]
 
     for at in (T0 + 3 * H + 10 * M, T0 + 3 * H + 11 * M, T0 + 3 * H + 40 * M, T0 + 4 * H + M):
         watch(alert_engine, at)
@@ -62,7 +47,7 @@ def test_a_clock_first_seen_past_both_warnings_sends_one_at_risk_then_its_breach
 def test_a_clock_first_seen_breached_sends_its_breach_and_no_at_risk(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    pathway_id = _refer(alert_engine)
+    pathway_id = refer(alert_engine, "REF-F1", "f1")[1]
 
     for at in (T0 + 4 * H + 10 * M, T0 + 4 * H + 11 * M, T0 + 4 * H + 20 * M):
         watch(alert_engine, at)

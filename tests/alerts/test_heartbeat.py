@@ -15,28 +15,15 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from cordwatch.watch import ALERT
-from db.repository import OUTBOX, PATHWAY
-from tests.alerts.conftest import Receivers, watch
-from tests.conftest import RULES
-from tests.db.test_intake import T0, pathway_lines
+from db.repository import OUTBOX
+from tests.alerts.conftest import Receivers, refer, watch
+from tests.db.test_intake import T0
 
 M = timedelta(minutes=1)
 D = timedelta(days=1)
 RECEIVED = T0 + 30 * M
 IDENTIFIERS = ("Canary", "Testpatient", "9434765919", "943 476 5919", "1951-02-03", "REF-H1")
-
-
-def _refer(engine: Engine) -> str:
-    """A referral and coordinator contact received at :data:`RECEIVED`; its PW- id."""
-    intake = Intake(engine, new_pathway_rules=lambda: RULES)
-    result = intake.ingest_lines(enumerate(pathway_lines("REF-H1", T0, "h1")[:2], 1), now=RECEIVED)
-    assert result.rejected == []
-    with engine.connect() as conn:
-        return str(
-            conn.execute(select(PATHWAY.c.id).where(PATHWAY.c.reference == "REF-H1")).scalar_one()
-        )
 
 
 def _check(at: datetime) -> tuple[int, dict[str, Any]]:
@@ -52,7 +39,7 @@ def _heartbeats(engine: Engine) -> list[str]:
 def test_a_watch_that_never_swept_tells_ops_once_when_events_waited_3_intervals(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    pathway_id = _refer(alert_engine)
+    pathway_id = refer(alert_engine, "REF-H1", "h1", now=RECEIVED)[1]
 
     early = _check(RECEIVED + 3 * M)  # exactly 3 intervals: not yet
     down = _check(T0 + D)
@@ -93,7 +80,7 @@ def test_an_empty_install_whose_watch_never_ran_alerts_nobody(
 def test_old_events_and_a_recent_sweep_alert_nobody(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    _refer(alert_engine)
+    refer(alert_engine, "REF-H1", "h1", now=RECEIVED)
     watch(alert_engine, T0 + 30 * D)
 
     code, summary = _check(T0 + 30 * D + 2 * M)

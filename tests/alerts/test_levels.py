@@ -13,28 +13,15 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from cordwatch.views import board
 from cordwatch.watch import ALERT
-from db.repository import AUDIT, OUTBOX, PATHWAY
-from tests.alerts.conftest import Receivers, watch
+from db.repository import AUDIT, OUTBOX
+from tests.alerts.conftest import Receivers, refer, watch
 from tests.alerts.receivers import wait_until
-from tests.conftest import RULES
 from tests.db.test_intake import T0, envelope, pathway_lines
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-
-
-def _refer(engine: Engine, ref: str = "REF-A1", prefix: str = "a1") -> tuple[Intake, str]:
-    intake = Intake(engine, new_pathway_rules=lambda: RULES)
-    result = intake.ingest_lines(enumerate(pathway_lines(ref, T0, prefix)[:2], 1), now=T0 + 30 * M)
-    assert result.rejected == []
-    with engine.connect() as conn:
-        pathway_id = conn.execute(
-            select(PATHWAY.c.id).where(PATHWAY.c.reference == ref)
-        ).scalar_one()
-    return intake, pathway_id
 
 
 def _titles(receivers: Receivers, path: str) -> list[str]:
@@ -53,7 +40,7 @@ def _alert_ids(engine: Engine, level: str) -> list[str]:
 def test_each_level_reaches_its_roles_once_across_repeated_sweeps_and_replays(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    intake, pathway_id = _refer(alert_engine)
+    intake, pathway_id = refer(alert_engine)
     moments = [T0 + 2 * H + M, T0 + 3 * H + M, T0 + 4 * H + M, T0 + 4 * H + 32 * M]
 
     for at in moments:
@@ -85,7 +72,7 @@ def test_each_level_reaches_its_roles_once_across_repeated_sweeps_and_replays(
 def test_every_message_says_what_is_due_when_and_how_to_acknowledge(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    _, pathway_id = _refer(alert_engine)
+    _, pathway_id = refer(alert_engine)
 
     watch(alert_engine, T0 + 4 * H + 10 * M)
 
@@ -104,7 +91,7 @@ def test_every_message_says_what_is_due_when_and_how_to_acknowledge(
 def test_escalation_repeats_until_acknowledged_and_stops_after(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    _, pathway_id = _refer(alert_engine)
+    _, pathway_id = refer(alert_engine)
     watch(alert_engine, T0 + 4 * H + M)
     for minutes in (31, 61, 91):
         watch(alert_engine, T0 + 4 * H + minutes * M)
@@ -138,7 +125,7 @@ def test_escalation_repeats_until_acknowledged_and_stops_after(
 def test_an_acknowledgement_from_a_feed_also_stops_escalation(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    intake, _ = _refer(alert_engine)
+    intake, _ = refer(alert_engine)
     watch(alert_engine, T0 + 4 * H + M)
     [breach] = _alert_ids(alert_engine, "breach")
 
@@ -162,8 +149,8 @@ def test_an_acknowledgement_from_a_feed_also_stops_escalation(
 def test_an_acknowledgement_filed_under_another_pathway_is_refused_and_escalation_goes_on(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    intake, pathway_id = _refer(alert_engine)
-    _refer(alert_engine, "REF-B2", "b2")
+    intake, pathway_id = refer(alert_engine)
+    refer(alert_engine, "REF-B2", "b2")
     watch(alert_engine, T0 + 4 * H + M)
     breach = next(
         alert_id
@@ -202,7 +189,7 @@ def _pathway_of(engine: Engine, alert_id: str) -> str:
 def test_a_clock_met_after_its_breach_stops_escalating(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    intake, _ = _refer(alert_engine)
+    intake, _ = refer(alert_engine)
     watch(alert_engine, T0 + 4 * H + M)
     watch(alert_engine, T0 + 4 * H + 31 * M)
     steroids = pathway_lines("REF-A1", T0, "a1")[2].replace(
@@ -235,7 +222,7 @@ def test_a_failing_service_is_retried_then_the_alert_goes_to_fallback_and_shows_
             "fallback": [receivers.ok.url("fallback")],
         }
     )
-    _, pathway_id = _refer(alert_engine)
+    _, pathway_id = refer(alert_engine)
 
     watch(alert_engine, T0 + 4 * H + M)
     pending = CliRunner().invoke(app, ["alerts", "--pending", "--json"])
@@ -295,7 +282,7 @@ def test_the_heartbeat_tells_ops_once_when_the_watch_stops(
 def test_an_acknowledgement_of_an_unknown_alert_from_a_feed_is_rejected(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    intake, _ = _refer(alert_engine)
+    intake, _ = refer(alert_engine)
     ack = envelope(
         "feed-ack-x",
         "REF-A1",

@@ -13,28 +13,13 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from cordwatch.settings import get_settings
-from db.repository import OUTBOX, PATHWAY
-from tests.alerts.conftest import Receivers
-from tests.conftest import RULES
-from tests.db.test_intake import T0, pathway_lines
+from db.repository import OUTBOX
+from tests.alerts.conftest import Receivers, refer
+from tests.db.test_intake import T0
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-
-
-def _refer(engine: Engine) -> str:
-    """Referred at T0, coordinator contacted: STEROID-MSCC (4 h) runs, nothing else is near."""
-    intake = Intake(engine, new_pathway_rules=lambda: RULES)
-    result = intake.ingest_lines(
-        enumerate(pathway_lines("REF-C1", T0, "c1")[:2], 1), now=T0 + 30 * M
-    )
-    assert result.rejected == []
-    with engine.connect() as conn:
-        return str(
-            conn.execute(select(PATHWAY.c.id).where(PATHWAY.c.reference == "REF-C1")).scalar_one()
-        )
 
 
 def _watch(at: datetime, *options: str) -> dict[str, Any]:
@@ -53,7 +38,7 @@ def _titles(receivers: Receivers, path: str) -> list[str]:
 def test_watch_once_delivers_what_it_queued_and_never_twice(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    pathway_id = _refer(alert_engine)
+    pathway_id = refer(alert_engine, "REF-C1", "c1")[1]
 
     first = _watch(T0 + 2 * H + M)
     again = _watch(T0 + 2 * H + 2 * M)
@@ -70,7 +55,7 @@ def test_watch_once_delivers_what_it_queued_and_never_twice(
 def test_no_deliver_only_queues_and_the_next_watch_sends(
     alert_engine: Engine, receivers: Receivers
 ) -> None:
-    _refer(alert_engine)
+    refer(alert_engine, "REF-C1", "c1")
 
     queued = _watch(T0 + 2 * H + M, "--no-deliver")
 
@@ -91,7 +76,7 @@ def test_watch_once_escalates_at_the_configured_interval(
     # set 15 min. Breach alert raised at 4 h 1 min, so escalation step 1 is owed at 4 h 16 min.
     monkeypatch.setenv("CORDWATCH_ESCALATION_MINUTES_HOUR_CLOCKS", "15")
     get_settings.cache_clear()
-    pathway_id = _refer(alert_engine)
+    pathway_id = refer(alert_engine, "REF-C1", "c1")[1]
 
     _watch(T0 + 4 * H + M)
     escalated = _watch(T0 + 4 * H + 17 * M)
