@@ -223,6 +223,42 @@ def test_admitting_in_any_accepted_arrival_order_reproduces_evaluate(data: st.Da
 
 
 @PROPERTY_SETTINGS
+@given(st.data())
+def test_a_feed_that_resends_refused_events_ends_as_if_it_had_been_in_order(
+    data: st.DataObject,
+) -> None:
+    """DEVELOPERS.md, "Arrival order": an event refused because what it needs had not arrived
+    is accepted when sent again, and the pathway ends as if the feed had been in order. Any
+    arrival order of the open pathway's events, then the closing event and what follows it
+    (a closed pathway refuses late events by design)."""
+    events = data.draw(pathway_events())
+    closing = [e for e in events[1:] if _closes(e)]
+    after = [e for e in events[1:] if closing and sort_key(e) > sort_key(closing[0])]
+    arrival = data.draw(st.permutations([e for e in events[1:] if e not in closing + after]))
+    now = _last(events)
+    recorded: list[PathwayEvent] = [events[0]]
+    view = evaluate(recorded, RULES)
+
+    waiting = arrival
+    while waiting:
+        refused = []
+        for candidate in waiting:
+            try:
+                view = admit(recorded, candidate, rules=RULES, now=now, current=view)
+            except EventRejected:
+                refused.append(candidate)  # the feed sends it again on its next pass
+                continue
+            recorded.append(candidate)
+        assert len(refused) < len(waiting), f"refused for good: {[e.type for e in refused]}"
+        waiting = refused
+    for candidate in [*closing, *after]:
+        view = admit(recorded, candidate, rules=RULES, now=now, current=view)
+        recorded.append(candidate)
+
+    assert view == evaluate(events, RULES)
+
+
+@PROPERTY_SETTINGS
 @given(pathway_events(must_close=True), st.sampled_from(EVENT_TYPES), st.integers(0, 24 * 60))
 def test_a_closed_pathway_changes_only_through_outcomes_and_acknowledgements(
     events: list[PathwayEvent], type_: str, after: int
