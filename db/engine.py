@@ -90,4 +90,15 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """
     with engine.connect() as connection:
         connection.execution_options(**{_READS_ONLY: True})
-        yield connection
+        if engine.dialect.name != "sqlite":
+            yield connection
+            return
+        # SQLite enforces it: a write through a reader fails at once, in every test, instead
+        # of only when a concurrent writer happens to commit first.
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql("PRAGMA query_only = OFF")  # the pooled connection writes
+            connection.commit()

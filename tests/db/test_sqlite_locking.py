@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from db.engine import make_engine, reading, transaction
 
@@ -81,3 +82,17 @@ def test_a_connection_not_marked_reading_takes_the_write_lock(
         assert conn.execute(text("SELECT count(*) FROM fact")).scalar_one() == 1
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             _impatient_write(path, 2)
+
+
+def test_a_write_through_a_reading_connection_fails_at_once(
+    database: tuple[Engine, Path],
+) -> None:
+    """Never write through ``reading``: SQLite refuses it outright, so any code path that
+    tries is caught by the tests, not by a rare lock conflict in service."""
+    engine, _ = database
+    with reading(engine) as reader, pytest.raises(OperationalError, match="readonly"):
+        reader.execute(text("INSERT INTO fact (n) VALUES (9)"))
+    with transaction(engine) as writer:  # the pooled connection writes again afterwards
+        writer.execute(text("INSERT INTO fact (n) VALUES (5)"))
+    with reading(engine) as reader:
+        assert reader.execute(text("SELECT n FROM fact ORDER BY n")).scalars().all() == [1, 5]
