@@ -243,13 +243,14 @@ class WatchPulse:
         )
 
 
-def watch_pulse(conn: Connection) -> WatchPulse:
-    """The watch's last sweep, and the first event's arrival only if it never swept.
+def watch_pulse(conn: Connection, *, at: datetime | None = None) -> WatchPulse:
+    """The watch's last sweep (up to ``at``), and the first event's arrival only if it never
+    swept.
 
     The inbox is read only for a watch that never ran (its ``received_at`` is not indexed):
     a running service pays one indexed ``max`` over ``watch_run`` per check, as before.
     """
-    last = last_sweep_at(conn)
+    last = last_sweep_at(conn, at=at)
     if last is not None:
         return WatchPulse(last, None)
     first: datetime | None = conn.execute(select(func.min(INBOX.c.received_at))).scalar()
@@ -266,7 +267,7 @@ def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> Qu
     the last sweep, or the first event, happened.
     """
     with transaction(engine) as conn:
-        pulse = watch_pulse(conn)
+        pulse = watch_pulse(conn, at=now)
         if not pulse.dead(at=now, interval=interval):
             return None
         last = pulse.last_sweep_at

@@ -464,19 +464,26 @@ def watch(
             "only --once is supported here; `cordwatch serve` schedules the watch"
         )
     settings = get_settings()
-    moment = moment_or_now(as_of)
+    now = datetime.now(UTC)
+    moment = now if as_of is None else parse_moment(as_of, "--as-of")
     engine = _engine(settings)
-    report = run_watch(engine, as_of=moment, escalation=configured_escalation(settings))
+    report = run_watch(engine, as_of=moment, now=now, escalation=configured_escalation(settings))
     delivered: dict[str, int] = {}
-    if deliver:
+    if deliver and not report.preview:
         from flows.deadline_watch import deliver_owed
 
         delivered = asyncio.run(deliver_owed(moment))
     if as_json:
         out.print_json(json.dumps({**report.as_dict(), "delivered": delivered}))
         return
+    if report.preview:
+        err.print(
+            f"[yellow]{moment.isoformat()} is in the future: this is a preview. Nothing was "
+            "queued, sent or recorded as a sweep; the alerts listed would be owed then.[/yellow]"
+        )
+    queued = "alerts would be owed" if report.preview else "alerts queued"
     out.print(
-        f"watch at {moment.isoformat()}: {len(report.sweep.queued)} alerts queued, "
+        f"watch at {moment.isoformat()}: {len(report.sweep.queued)} {queued}, "
         f"{report.sweep.clocks_at_risk} clocks at risk, {report.sweep.clocks_breached} breached, "
         f"{len(report.redriven)} events re-driven"
     )
@@ -486,7 +493,7 @@ def watch(
         )
     if delivered:
         out.print("delivered: " + ", ".join(f"{n} {s}" for s, n in sorted(delivered.items())))
-    elif deliver:
+    elif deliver and not report.preview:
         out.print("delivered: nothing was owed")
 
 

@@ -139,7 +139,7 @@ def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     queued = queue_heartbeat(engine, now=moment, interval=interval)
     delivered = asyncio.run(deliver_pending_alerts(moment, key_prefix="alert:heartbeat:"))
     with reading(engine) as conn:
-        pulse = watch_pulse(conn)
+        pulse = watch_pulse(conn, at=moment)
     dead = pulse.dead(at=moment, interval=interval)
     last, first = pulse.last_sweep_at, pulse.first_event_received_at
     summary = {

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 
 from cordwatch.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
 from cordwatch.settings import Settings
-from db.engine import reading, transaction
+from db.engine import reading, rolled_back, transaction
 from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, chunks, existing_outbox_keys, table
 from pathway.alerts import (
     TAGS,
@@ -34,6 +34,7 @@ from pathway.alerts import (
     next_alert_at,
 )
 from pathway.effects import Effect
+from pathway.engine import INTAKE_SKEW
 from pathway.letters import breach_report_effect
 from pathway.ruleset import EscalationMinutes, PinnedRules, rules_from_json
 
@@ -223,15 +224,20 @@ def _escalation_minutes(rules: PinnedRules, override: dict[str, int]) -> Escalat
 
 
 def sweep(
-    engine: Engine, *, as_of: datetime, escalation: dict[str, int] | None = None
+    engine: Engine,
+    *,
+    as_of: datetime,
+    escalation: dict[str, int] | None = None,
+    commit: bool = True,
 ) -> SweepResult:
     """Queue every alert owed at ``as_of`` that is not queued yet, in one transaction.
 
     Args:
         escalation: escalation minutes replacing the ruleset's (:func:`escalation_override`).
+        commit: False for a preview: the same decisions, rolled back, so nothing is queued.
     """
     result = SweepResult(as_of=as_of)
-    with transaction(engine) as conn:
+    with transaction(engine) if commit else rolled_back(engine) as conn:
         candidates = _candidate_clocks(conn, as_of)
         result.clocks_read = len(candidates)
         if not candidates:
@@ -383,14 +389,20 @@ def alert_values(
 
 @dataclass
 class WatchReport:
-    """What one watch did: alerts queued, clocks at risk and breached, events re-driven."""
+    """What one watch did: alerts queued, clocks at risk and breached, events re-driven.
+
+    A ``preview`` (a watch asked for a moment in the future) decided the same but changed
+    nothing: no alert queued, no event re-driven, no sweep recorded.
+    """
 
     sweep: SweepResult
     redriven: list[InboxEntry] = field(default_factory=list)
+    preview: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "as_of": self.sweep.as_of.isoformat(),
+            "preview": self.preview,
             "clocks_at_risk": self.sweep.clocks_at_risk,
             "clocks_breached": self.sweep.clocks_breached,
             "queued": [alert.as_dict() for alert in self.sweep.queued],
@@ -398,10 +410,20 @@ class WatchReport:
         }
 
 
+def is_future(as_of: datetime, now: datetime | None) -> bool:
+    """True when ``as_of`` is later than the real moment ``now`` (beyond the intake's skew).
+
+    A watch asked for such a moment would queue alerts not yet due and, recorded as a sweep,
+    would tell the heartbeat the watch is alive for years: it may only preview.
+    """
+    return now is not None and as_of > now + INTAKE_SKEW
+
+
 def run_watch(
     engine: Engine,
     *,
     as_of: datetime,
+    now: datetime | None = None,
     redrive_grace: timedelta = REDRIVE_GRACE,
     escalation: dict[str, int] | None = None,
 ) -> WatchReport:
@@ -410,7 +432,15 @@ def run_watch(
     An event is re-driven when it was received more than ``redrive_grace`` before ``as_of`` and
     never processed: its Prefect notification was lost, or its run failed for good. The
     completed sweep is recorded in ``watch_run`` for the heartbeat check.
+
+    Args:
+        now: the real moment, read once by the shell. When ``as_of`` is later (beyond the
+            intake's skew) the watch is a preview (:func:`is_future`) and changes nothing.
     """
+    if is_future(as_of, now):
+        return WatchReport(
+            sweep=sweep(engine, as_of=as_of, escalation=escalation, commit=False), preview=True
+        )
     report = WatchReport(sweep=sweep(engine, as_of=as_of, escalation=escalation))
     with reading(engine) as conn:
         pending = list_unprocessed(conn, received_before=as_of - redrive_grace)
@@ -426,7 +456,15 @@ def run_watch(
     return report
 
 
-def last_sweep_at(conn: Connection) -> datetime | None:
-    """The ``as_of`` of the latest completed sweep, or None when the watch never ran."""
-    value: datetime | None = conn.execute(select(func.max(WATCH_RUN.c.as_of))).scalar()
+def last_sweep_at(conn: Connection, *, at: datetime | None = None) -> datetime | None:
+    """The ``as_of`` of the latest completed sweep, or None when the watch never ran.
+
+    With ``at`` (the moment of a heartbeat check), a sweep recorded for a later moment (beyond
+    the intake's skew) is no sign of life at ``at``: only sweeps up to then count. (Such
+    sweeps are refused as previews now; rows written before that are ignored here.)
+    """
+    query = select(func.max(WATCH_RUN.c.as_of))
+    if at is not None:
+        query = query.where(WATCH_RUN.c.as_of <= at + INTAKE_SKEW)
+    value: datetime | None = conn.execute(query).scalar()
     return value

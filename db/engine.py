@@ -82,6 +82,20 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def rolled_back(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that is always rolled back: the same decisions, nothing kept.
+
+    For previews (a deadline watch asked about a moment in the future): the code path is the
+    real one, so the preview cannot drift from what the watch would do.
+    """
+    with engine.connect() as connection, connection.begin() as outer:
+        try:
+            yield connection
+        finally:
+            outer.rollback()
+
+
+@contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A read-only connection: one snapshot of the database that never blocks a writer.
 

@@ -17,12 +17,12 @@ from tasks.views import emit_pathway_event, publish_board, publish_pathway_views
 
 
 @task(name="sweep-deadlines")
-def sweep_deadlines(as_of: datetime) -> WatchReport:
+def sweep_deadlines(as_of: datetime, now: datetime) -> WatchReport:
     """Queue the alerts owed at ``as_of`` and process events whose notification was lost."""
     settings = get_settings()
     engine = make_engine(settings.url())
     try:
-        return run_watch(engine, as_of=as_of, escalation=configured_escalation(settings))
+        return run_watch(engine, as_of=as_of, now=now, escalation=configured_escalation(settings))
     finally:
         engine.dispose()
 
@@ -47,8 +47,16 @@ async def deliver_owed(moment: datetime) -> dict[str, int]:
 @flow(name="deadline-watch", flow_run_name="deadline watch")
 async def deadline_watch(as_of: datetime | None = None) -> dict[str, Any]:
     """Compute the clocks at risk or breached, queue their alerts once, publish the coordinator board."""
-    moment = as_of or datetime.now(UTC)
-    report = sweep_deadlines(moment)
+    now = datetime.now(UTC)
+    moment = as_of or now
+    report = sweep_deadlines(moment, now)
+    if report.preview:
+        # A moment in the future: what would be owed then, with nothing queued or sent, and
+        # no board published (the coordinators' board always shows the present).
+        get_run_logger().warning(
+            "as_of %s is in the future: preview only, nothing queued", moment.isoformat()
+        )
+        return report.as_dict()
     for entry in report.redriven:
         await publish_pathway_views(entry.pathway_id, moment)
         emit_pathway_event(entry, moment)
