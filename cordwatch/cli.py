@@ -336,18 +336,41 @@ def board_command(
     limit: Annotated[int, typer.Option("--limit", min=0, help="Show at most N rows (0: all).")] = 0,
 ) -> None:
     """The coordinator worklist: open pathways, most urgent clock first."""
+    from cordwatch.alerts import watch_pulse
+
     settings = get_settings()
     moment = moment_or_now(as_of)
     engine = _engine(settings)
+    interval = timedelta(seconds=settings.watch_interval_seconds)
     with reading(engine) as conn:
         rows = board(conn, as_of=moment)
+        pulse = watch_pulse(conn, at=moment)
+    watch_down = pulse.dead(at=moment, interval=interval)
     if limit:
         rows = rows[:limit]
     if as_json:
+        last = pulse.last_sweep_at
         out.print_json(
-            json.dumps({"as_of": moment.isoformat(), "pathways": [r.as_dict() for r in rows]})
+            json.dumps(
+                {
+                    "as_of": moment.isoformat(),
+                    "watch": {
+                        "down": watch_down,
+                        "last_sweep_at": last.isoformat() if last else None,
+                    },
+                    "pathways": [r.as_dict() for r in rows],
+                }
+            )
         )
         return
+    if watch_down:
+        since = pulse.last_sweep_at or pulse.first_event_received_at
+        zone = settings.pinned_rules().zone
+        out.print(
+            "[bold red]DEADLINE WATCH DOWN: no sweep since "
+            f"{local_time(since, zone) if since else 'it started'}. Clocks on this board are "
+            "computed now, but nobody is being alerted: call ops.[/bold red]"
+        )
     _print_board(rows, moment, settings)
 
 
@@ -514,9 +537,13 @@ def serve_command(
     Uses PREFECT_API_URL when it answers; otherwise starts `prefect server start` on 127.0.0.1
     with its data in cordwatch-data/prefect, and stops it on exit.
     """
-    from cordwatch.serve import serve
+    from cordwatch.serve import ServeRefused, serve
 
-    serve(port=port, demo=demo, patients=patients, seed=seed, limit=limit, say=out.print)
+    try:
+        serve(port=port, demo=demo, patients=patients, seed=seed, limit=limit, say=out.print)
+    except ServeRefused as refused:
+        err.print(f"[red]cordwatch serve: {refused}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from refused
 
 
 from cordwatch.cli_audit import register as _register_audit  # noqa: E402

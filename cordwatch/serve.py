@@ -1,4 +1,10 @@
-"""`cordwatch serve`: a local Prefect server if none answers, every deployment served until Ctrl-C.
+"""`cordwatch serve`: a local Prefect server if none answers, every deployment served until Ctrl-C,
+and a watchdog of the deadline watch that shares none of the watch's failures.
+
+The watch is a scheduled Prefect run: if the scheduler, the runner or the Prefect server breaks,
+no watch runs, and a heartbeat scheduled by the same scheduler cannot say so. So this process
+checks the last completed sweep itself every watch interval (:class:`Watchdog`), prints a loud
+line on the console and alerts ``ops`` through Apprise directly when the watch is down.
 
 With ``--demo`` it also feeds a simulated cohort through the flows once the deployments are up:
 a bulk `ingest` run for three weeks of back-dated referrals (so clocks are at risk and breached at
@@ -8,19 +14,97 @@ once), a few live events each handled by its own `handle-event` run, and a deadl
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from cordwatch.prefect_server import api_healthy, start_server, stop_server
 from db.engine import reading
 
 DATA = Path("cordwatch-data")
+LOCK_FILE = "serve.lock"
+
+
+class ServeRefused(RuntimeError):
+    """`cordwatch serve` cannot start as asked; the message is the one line to show."""
+
+
+def _hold_lock(folder: Path) -> IO[str]:
+    """Hold ``<folder>/serve.lock`` for this process's life: one `serve` per data folder.
+
+    A second `serve` on the same folder would wipe the demo database under the first and pause
+    its deployments when it stops. The lock is released by the kernel when the process ends,
+    however it ends, so a crashed `serve` never blocks the next.
+
+    Raises:
+        ServeRefused: another process holds it.
+    """
+    folder.mkdir(exist_ok=True)
+    handle = (folder / LOCK_FILE).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ServeRefused(
+            f"cordwatch serve is already running for {folder.resolve()} (pid {holder}): "
+            "stop it first, or run this one from another folder"
+        ) from error
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _demo_events(patients: int, seed: int, now: datetime) -> list[dict[str, Any]]:
+    """The simulated cohort with event ids unique to this demo run.
+
+    Prefect keeps each ``handle-event`` run's idempotency key (the event id) in its own
+    database, which outlives the demo's: a second demo with the same ids would find the first
+    demo's runs and never process its own events.
+    """
+    from pathway.simulation import simulate_cohort
+
+    events = simulate_cohort(
+        patients=patients, seed=seed, start=now - timedelta(days=21), span_days=21, horizon=now
+    )
+    run = now.strftime("demo%Y%m%d%H%M%S")
+    return [{**event, "event_id": f"{run}-{event['event_id']}"} for event in events]
+
+
+def demo_ingest_failure(state_name: str | None, *, stored: int, sent: int) -> str | None:
+    """Why the demo's bulk ingest failed, or None when it stored its events.
+
+    A demo whose every event was refused, or whose run failed, has nothing to show; saying
+    "finished" would leave a newcomer looking at an empty board for a working service.
+    """
+    if state_name != "Completed":
+        return f"ended {state_name}: see its logs in the Prefect UI"
+    if stored == 0:
+        return f"stored none of the {sent} events: every one was refused"
+    return None
 
 
 def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
@@ -32,14 +116,11 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from cordwatch.intake import Intake
     from cordwatch.settings import get_settings
     from db.engine import make_engine
+    from db.repository import INBOX
     from flows.notify import notify_event
-    from pathway.simulation import simulate_cohort
 
-    printer = say
     now = datetime.now(UTC)
-    events = simulate_cohort(
-        patients=patients, seed=seed, start=now - timedelta(days=21), span_days=21, horizon=now
-    )
+    events = _demo_events(patients, seed, now)
     # Hold back the last events of a few pathways: they arrive "live", one flow run each.
     live_refs = sorted({e["pathway"] for e in events})[:3]
     live = [
@@ -65,20 +146,164 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
         except ObjectNotFound:  # the deployments are not registered yet
             time.sleep(1)
     else:
-        printer("demo: the ingest deployment never appeared")
+        say("[bold red]demo FAILED: the ingest deployment never appeared[/bold red]")
         return
-    printer(f"demo: bulk ingest run {run.name} finished ({run.state_name})")
     settings = get_settings()
     engine = make_engine(settings.url())
+    with reading(engine) as conn:
+        stored = conn.execute(select(func.count()).select_from(INBOX)).scalar_one()
+    failure = demo_ingest_failure(run.state_name, stored=stored, sent=len(events) - len(live))
+    if failure is not None:
+        say(f"[bold red]demo FAILED: bulk ingest run {run.name} {failure}[/bold red]")
+        return
+    say(f"demo: bulk ingest run {run.name} stored {stored} events ({run.state_name})")
     intake = Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
     result = intake.ingest_lines(((None, json.dumps(e)) for e in live), now=datetime.now(UTC))
     with reading(engine) as conn:
         entries = find_inbox_entries(conn, result.accepted_event_ids)
     for entry in entries:
         asyncio.run(notify_event(entry))
-        printer(f"demo: live event → flow run '{entry.run_name}'")
+        say(f"demo: live event → flow run '{entry.run_name}'")
     asyncio.run(arun_deployment("deadline-watch/deadline-watch", timeout=0))
-    printer("demo: deadline watch requested; see the 'coordinator-board' artifact")
+    say("demo: deadline watch requested; see the 'coordinator-board' artifact")
+
+
+class Watchdog:
+    """Checks, from the `serve` process itself, that the deadline watch keeps sweeping.
+
+    Every watch interval it reads the last completed sweep from the database. When the watch
+    has missed 3 intervals it queues the one heartbeat alert of this outage and delivers it to
+    ``ops`` at once, in this process, through Apprise: no Prefect scheduler, worker or server is
+    involved, so whichever of them broke, someone hears. It prints a loud line each check while
+    the watch is down, and when the Prefect API or the database stops answering.
+    """
+
+    def __init__(self, *, api_url: str, interval: timedelta, say: Callable[[str], Any]) -> None:
+        self.api_url = api_url
+        self.interval = interval
+        self.say = say
+        self.stopping = threading.Event()
+        self._api_was_up = True
+        self._watch_was_down = False
+        self._database_outage_told = False
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._loop, name="cordwatch-watchdog", daemon=True)
+        thread.start()
+        return thread
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(self.interval.total_seconds()):
+            self.check(datetime.now(UTC))
+
+    def check(self, now: datetime) -> bool:
+        """One check at ``now``; True when the deadline watch is alive."""
+        self._check_api()
+        try:
+            return self._check_watch(now)
+        except SQLAlchemyError as error:
+            self._database_unreachable(now, error)
+            return False
+
+    def _check_api(self) -> None:
+        up = api_healthy(self.api_url)
+        if not up and self._api_was_up:
+            self.say(
+                f"[bold red]!!! cordwatch: the Prefect API at {self.api_url} does not answer: "
+                "no deadline watch or event run can start until it is back[/bold red]"
+            )
+        elif up and not self._api_was_up:
+            self.say("cordwatch: the Prefect API answers again")
+        self._api_was_up = up
+
+    def _check_watch(self, now: datetime) -> bool:
+        from cordwatch.alerts import queue_heartbeat, watch_pulse
+        from cordwatch.settings import get_settings
+        from tasks.alerts import deliver_pending_alerts
+        from tasks.effects import cached_engine
+
+        engine = cached_engine(get_settings().url())
+        queued = queue_heartbeat(engine, now=now, interval=self.interval)
+        delivered = asyncio.run(deliver_pending_alerts(now, key_prefix="alert:heartbeat:"))
+        with reading(engine) as conn:
+            pulse = watch_pulse(conn, at=now)
+        self._database_outage_told = False
+        if not pulse.dead(at=now, interval=self.interval):
+            if self._watch_was_down:
+                self.say("cordwatch: the deadline watch is sweeping again")
+            self._watch_was_down = False
+            return True
+        self._watch_was_down = True
+        since = pulse.last_sweep_at or pulse.first_event_received_at
+        told = f"; ops alerted ({queued.alert_id}: {delivered})" if queued else ""
+        self.say(
+            "[bold red]!!! cordwatch: NO DEADLINE WATCH SWEEP since "
+            f"{since.isoformat(timespec='seconds') if since else 'start'}: clocks are NOT being "
+            f"watched and no alert is being sent{told}[/bold red]"
+        )
+        return False
+
+    def _database_unreachable(self, now: datetime, error: SQLAlchemyError) -> None:
+        """The database itself is what broke: say so, and tell ops once per outage directly."""
+        from cordwatch.settings import get_settings
+        from tasks.alerts import render, send_to_tags
+
+        self.say(
+            "[bold red]!!! cordwatch: the cordwatch database cannot be read "
+            f"({error.__class__.__name__}): clocks are NOT being watched[/bold red]"
+        )
+        if self._database_outage_told:
+            return
+        settings = get_settings()
+        title, body = render(
+            "heartbeat",
+            {
+                "last_sweep_local": "unknown (the database cannot be read)",
+                "missed": "an unknown number of",
+                "interval": f"{settings.watch_interval_seconds} s",
+                "link": f"{settings.prefect_ui_url.rstrip('/')}/deployments",
+                "ack_command": "fix the database connection",
+            },
+        )
+        results = send_to_tags(
+            settings.alert_config_path, ["ops"], title, body, retries=0, backoff_seconds=0
+        )
+        self._database_outage_told = any(result.ok for result in results)
+
+
+def _serve_until_stopped(
+    deployments: list[Any], *, limit: int, interval: timedelta, say: Callable[[str], Any]
+) -> None:
+    """Serve the deployments; if the runner ends by itself (its API gone), start it again.
+
+    Prefect's ``serve`` returns quietly on Ctrl-C as well as when its polling loop gives up, so
+    Ctrl-C is told apart by our own SIGINT handler. SIGTERM exits through Prefect's handler.
+    """
+    from prefect import serve as prefect_serve
+
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        interrupted.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    while True:
+        try:
+            prefect_serve(*deployments, limit=limit, print_starting_message=False)
+        except KeyboardInterrupt:
+            return
+        except Exception as error:  # the runner failed; the watchdog must keep watching
+            say(
+                f"[bold red]!!! cordwatch: serving the deployments failed "
+                f"({error.__class__.__name__}); trying again in {interval.total_seconds():.0f} s"
+                "[/bold red]"
+            )
+        if interrupted.is_set():
+            return
+        if interrupted.wait(interval.total_seconds()):
+            return
+        say("cordwatch: starting the runner again")
 
 
 def serve(
@@ -90,18 +315,29 @@ def serve(
     limit: int,
     say: Callable[[str], Any] = print,
 ) -> None:
-    """Serve every deployment in the foreground until interrupted; stop what we started."""
-    printer = say
-    DATA.mkdir(exist_ok=True)
+    """Serve every deployment in the foreground until interrupted; stop what we started.
+
+    Raises:
+        ServeRefused: another `serve` holds this data folder, or the port is taken.
+    """
+    lock = _hold_lock(DATA)
     api_url = os.environ.get("PREFECT_API_URL")
     server = None
     if not api_url or not api_healthy(api_url):
-        printer(
+        if not _port_free(port):
+            raise ServeRefused(
+                f"port {port} on 127.0.0.1 is in use by another program: choose another with "
+                "--port, or set PREFECT_API_URL to a Prefect server that is running"
+            )
+        say(
             f"starting a local Prefect server on 127.0.0.1:{port} (logs: {DATA / 'prefect-server.log'})"
         )
         server = start_server(home=DATA / "prefect", port=port, log=DATA / "prefect-server.log")
         api_url = f"http://127.0.0.1:{port}/api"
+    ui = api_url.removesuffix("/api")
     os.environ["PREFECT_API_URL"] = api_url
+    # Alert links and runs started by this process point at the UI that is really there.
+    os.environ.setdefault("CORDWATCH_PREFECT_UI_URL", ui)
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if demo and "CORDWATCH_DATABASE_URL" not in os.environ:
@@ -114,22 +350,27 @@ def serve(
     from db.migrate import upgrade
 
     get_settings.cache_clear()
-    upgrade(make_engine(get_settings().url()))
-    from prefect import serve as prefect_serve
-
+    settings = get_settings()
+    upgrade(make_engine(settings.url()))
     from flows.deployments import all_deployments
 
-    ui = api_url.removesuffix("/api")
-    printer(f"Prefect UI: {ui}   (runs: {ui}/runs, artifacts: {ui}/artifacts)")
+    interval = timedelta(seconds=settings.watch_interval_seconds)
+    say(f"Prefect UI: {ui}   (runs: {ui}/runs, artifacts: {ui}/artifacts)")
+    say(
+        f"deadline watch every {interval.total_seconds():.0f} s; this process checks it too and "
+        "alerts ops if it misses 3 intervals"
+    )
+    watchdog = Watchdog(api_url=api_url, interval=interval, say=say)
+    watchdog.start()
     if demo:
         threading.Thread(
-            target=_feed_demo, args=(patients, seed), kwargs={"say": printer}, daemon=True
+            target=_feed_demo, args=(patients, seed), kwargs={"say": say}, daemon=True
         ).start()
     try:
-        prefect_serve(*all_deployments(), limit=limit, print_starting_message=False)
-    except KeyboardInterrupt:
-        pass
+        _serve_until_stopped(all_deployments(), limit=limit, interval=interval, say=say)
     finally:
+        watchdog.stopping.set()
         if server is not None:
-            printer("stopping the local Prefect server")
+            say("stopping the local Prefect server")
             stop_server(server)
+        lock.close()

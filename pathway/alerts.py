@@ -220,7 +220,7 @@ class AlertContext:
 
 def pathway_link(ui_url: str, pathway_id: str) -> str:
     """The pathway's flow runs in the Prefect UI (runs are tagged ``pathway:<id>``)."""
-    return f"{ui_url.rstrip('/')}/runs?tags=pathway:{pathway_id}"
+    return f"{ui_url.rstrip('/')}/runs?tag=pathway:{pathway_id}"
 
 
 def ack_command(alert_id: str) -> str:

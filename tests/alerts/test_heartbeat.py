@@ -90,3 +90,22 @@ def test_old_events_and_a_recent_sweep_alert_nobody(
     assert summary["last_sweep_at"] == (T0 + 30 * D).isoformat()
     assert receivers.ok.bodies("ops") == []
     assert _heartbeats(alert_engine) == []
+
+
+def test_the_coordinator_board_says_when_the_watch_is_down(
+    alert_engine: Engine, receivers: Receivers
+) -> None:
+    refer(alert_engine, "REF-H2", "h2", now=RECEIVED)
+    watch(alert_engine, T0 + D)
+
+    alive = CliRunner().invoke(app, ["board", "--json", "--as-of", (T0 + D + M).isoformat()])
+    down = CliRunner().invoke(app, ["board", "--json", "--as-of", (T0 + D + 4 * M).isoformat()])
+    text = CliRunner().invoke(app, ["board", "--as-of", (T0 + D + 4 * M).isoformat()])
+
+    assert json.loads(alive.stdout)["watch"] == {
+        "down": False,
+        "last_sweep_at": (T0 + D).isoformat(),
+    }
+    assert json.loads(down.stdout)["watch"]["down"] is True
+    assert "DEADLINE WATCH DOWN: no sweep since Sat 21 Nov 08:00" in text.stdout
+    assert "nobody is being alerted" in text.stdout

@@ -82,7 +82,7 @@ def test_every_message_says_what_is_due_when_and_how_to_acknowledge(
     assert breach["message"] == (
         f"{pathway_id} suspected MSCC: Steroids within 4 h (STEROID-MSCC) was due "
         "Fri 20 Nov 12:00 GMT, overdue 0 h 10 min. Level: breach.\n"
-        f"http://prefect.example.org/runs?tags=pathway:{pathway_id}\n"
+        f"http://prefect.example.org/runs?tag=pathway:{pathway_id}\n"
         f"Ack: cordwatch ack {alert_id} --by NAME"
     )
     assert len(breach["title"]) + len(breach["message"]) <= 320
