@@ -17,7 +17,6 @@ import asyncio
 import fcntl
 import json
 import os
-import signal
 import socket
 import threading
 import time
@@ -70,7 +69,10 @@ def _hold_lock(folder: Path) -> IO[str]:
 
 
 def _port_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:``port`` (a socket in TIME_WAIT after a restart
+    does not count: the server binds with SO_REUSEADDR, and so does this check)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -274,34 +276,40 @@ class Watchdog:
 def _serve_until_stopped(
     deployments: list[Any], *, limit: int, interval: timedelta, say: Callable[[str], Any]
 ) -> None:
-    """Serve the deployments; if the runner ends by itself (its API gone), start it again.
+    """Serve the deployments until Ctrl-C; if the runner ends by itself, start it again.
 
-    Prefect's ``serve`` returns quietly on Ctrl-C as well as when its polling loop gives up, so
-    Ctrl-C is told apart by our own SIGINT handler. SIGTERM exits through Prefect's handler.
+    Prefect's runner gives up when its API stays unreachable; the watchdog must outlive that,
+    and serving must resume once the API is back. Ctrl-C (asyncio's own SIGINT handling: the
+    runner is cancelled and shuts down cleanly) ends it; SIGTERM exits through the runner's
+    handler.
     """
-    from prefect import serve as prefect_serve
+    from prefect.runner import Runner
 
-    interrupted = threading.Event()
+    async def run_once() -> None:
+        runner = Runner(limit=limit, pause_on_shutdown=True)
+        for deployment in deployments:
+            await runner.aadd_deployment(deployment)
+        await runner.start()
 
-    def on_interrupt(signum: int, frame: Any) -> None:
-        interrupted.set()
-        signal.default_int_handler(signum, frame)
-
-    signal.signal(signal.SIGINT, on_interrupt)
     while True:
         try:
-            prefect_serve(*deployments, limit=limit, print_starting_message=False)
+            asyncio.run(run_once())
         except KeyboardInterrupt:
             return
         except Exception as error:  # the runner failed; the watchdog must keep watching
             say(
-                f"[bold red]!!! cordwatch: serving the deployments failed "
-                f"({error.__class__.__name__}); trying again in {interval.total_seconds():.0f} s"
-                "[/bold red]"
+                "[bold red]!!! cordwatch: serving the deployments failed "
+                f"({error.__class__.__name__}); trying again in "
+                f"{interval.total_seconds():.0f} s[/bold red]"
             )
-        if interrupted.is_set():
-            return
-        if interrupted.wait(interval.total_seconds()):
+        else:
+            say(
+                "[bold red]!!! cordwatch: the Prefect runner stopped; trying again in "
+                f"{interval.total_seconds():.0f} s[/bold red]"
+            )
+        try:
+            time.sleep(interval.total_seconds())
+        except KeyboardInterrupt:
             return
         say("cordwatch: starting the runner again")
 

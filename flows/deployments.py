@@ -30,6 +30,9 @@ def _every(seconds: int) -> str:
 def all_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
     """handle-event, deadline-watch and heartbeat-check (every watch interval),
     acknowledge-alert, board-decision, ingest and performance-report (weekly)."""
+    # One watch (and one heartbeat, one report) at a time, as prefect.yaml declares: a watch
+    # that outlasts its interval (a backlog of letters) must not be joined by another that
+    # competes for the same rows; the next one waits for its slot.
     settings = settings or get_settings()
     interval = settings.watch_interval_seconds
     return [
@@ -37,12 +40,14 @@ def all_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
             handle_event,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="handle-event",
+            concurrency_limit=4,
             description="One run per accepted event (named and tagged by pathway).",
         ),
         RunnerDeployment.from_flow(
             deadline_watch,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="deadline-watch",
+            concurrency_limit=1,
             interval=interval,
             description=f"{_every(interval)}: alerts owed, lost events re-driven, the "
             "coordinator board.",
@@ -51,6 +56,7 @@ def all_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
             heartbeat_check,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="heartbeat-check",
+            concurrency_limit=1,
             interval=interval,
             description=f"{_every(interval)}, independently of the watch: alert ops when the "
             "deadline watch has not completed a sweep for 3 intervals.",
@@ -77,6 +83,7 @@ def all_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
             performance_report_flow,
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="performance-report",
+            concurrency_limit=1,
             schedule=Cron(REPORT_CRON, timezone=settings.timezone),
             description="Weekly (Monday 07:00) and on demand: KPI table and HTML report link.",
         ),

@@ -28,11 +28,19 @@ def _schedules(deployment: Any) -> list[dict[str, Any]]:
     return found
 
 
+def _limit(deployment: Any) -> int | None:
+    limit = deployment.concurrency_limit
+    return None if limit is None else int(getattr(limit, "limit", limit))
+
+
 def test_serve_and_prefect_yaml_declare_the_same_deployments_and_schedules() -> None:
     declared = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))["deployments"]
-    in_yaml = {d["name"]: (d["entrypoint"], d.get("schedules", [])) for d in declared}
+    in_yaml = {
+        d["name"]: (d["entrypoint"], d.get("schedules", []), d.get("concurrency_limit"))
+        for d in declared
+    }
 
-    served = {d.name: (d.entrypoint, _schedules(d)) for d in all_deployments(Settings())}
+    served = {d.name: (d.entrypoint, _schedules(d), _limit(d)) for d in all_deployments(Settings())}
 
     assert served == in_yaml
 
