@@ -1,12 +1,15 @@
-"""Delivering alerts with Apprise: per-service results, retries with backoff, fallback and audit.
+"""Delivering alerts with Apprise: per-service results, one attempt per watch, fallback and audit.
 
 Each pending outbox row of kind ``alert`` is claimed (``pending`` -> ``sending``), rendered from
 ``templates/alerts/<level>.txt.j2`` with a context that holds opaque ids and coded facts only,
-and sent to every Apprise URL of each of its tags, one URL at a time, so each service's outcome
-is known and recorded. A service that succeeded is never sent the alert again; a failing one is
-retried at once (``alert_send_retries``, with backoff) and then at later watches until
-``alert_delivery_attempts`` is reached, when the alert goes to the ``fallback`` tag and is marked
-``undelivered``. Every alert sent, undelivered or cancelled goes into the audit trail.
+and sent to every Apprise URL of each of its tags separately, so each service's outcome is known
+and recorded with what it cost (seconds). All alerts of a watch, and all services of an alert,
+are sent at once, each send bounded by ``alert_timeout_seconds``: a delivery pass takes about one
+timeout, not one per alert. A service that succeeded is never sent the alert again; a failing
+one is tried once per watch (never again at once: a slow service that did take the page would
+get it twice), with backoff, until ``alert_delivery_attempts`` is reached, when the alert goes
+to the ``fallback`` tag and is marked ``undelivered``. Every alert sent, undelivered or
+cancelled goes into the audit trail.
 
 Apprise URLs hold secrets: they are never logged; services are named ``<tag>#<n> <service>``.
 """
@@ -17,6 +20,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -26,6 +31,8 @@ from zoneinfo import ZoneInfo
 
 import apprise
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
 from sqlalchemy import Connection, Engine, select, update
 
 from cordwatch.settings import Settings, get_settings
@@ -75,9 +82,10 @@ class ServiceResult:
     service: str
     ok: bool
     tries: int
+    seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "tries": self.tries}
+        return {"ok": self.ok, "tries": self.tries, "seconds": round(self.seconds, 3)}
 
 
 def services_for(config_path: str, tag: str) -> list[tuple[str, Any]]:
@@ -100,39 +108,73 @@ def _notify_once(server: Any, title: str, body: str) -> bool:
         return False
 
 
-def send_to_tags(
-    config_path: str,
-    tags: list[str],
-    title: str,
-    body: str,
-    *,
-    skip: frozenset[str] = frozenset(),
-    retries: int,
-    backoff_seconds: float,
-) -> list[ServiceResult]:
-    """Send to each service of each tag separately, retrying a failing one with backoff.
+SEND_THREADS = 256
+"""Blocking Apprise sends in flight at once in one process (threads start only when needed)."""
 
-    Services named in ``skip`` already have the alert. A tag with no service is a failure.
-    Blocking: the watch runs it in a worker thread.
-    """
-    results: list[ServiceResult] = []
+
+@lru_cache(maxsize=1)
+def _senders() -> ThreadPoolExecutor:
+    # Not asyncio's default executor: it has min(32, CPUs + 4) threads (6 on these machines), so
+    # 30 alerts to a slow service would queue behind each other.
+    return ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="alert-send")
+
+
+Target = tuple[str, Any]
+"""A service to send to: (safe name, Apprise plugin instance)."""
+
+
+def targets_for(
+    config_path: str, tags: list[str], *, skip: frozenset[str] = frozenset()
+) -> tuple[list[Target], list[ServiceResult]]:
+    """The services of ``tags`` to send to (not in ``skip``), and a failure per tag without any."""
+    targets: list[Target] = []
+    missing: list[ServiceResult] = []
     for tag in tags:
         services = services_for(config_path, tag)
         if not services:
-            results.append(ServiceResult(f"{tag}: no service configured", False, 0))
-            continue
-        for name, server in services:
-            if name in skip:
-                continue
-            tries = 0
-            ok = False
-            while not ok and tries <= retries:
-                if tries and backoff_seconds:
-                    time.sleep(backoff_seconds * 2 ** (tries - 1))
-                tries += 1
-                ok = _notify_once(server, title, body)
-            results.append(ServiceResult(name, ok, tries))
-    return results
+            missing.append(ServiceResult(f"{tag}: no service configured", False, 0))
+        targets.extend((name, server) for name, server in services if name not in skip)
+    return targets, missing
+
+
+async def send_one(target: Target, title: str, body: str, *, timeout: float) -> ServiceResult:
+    """One attempt to one service, bounded by ``timeout`` seconds: never retried here.
+
+    The plugin's own connect and read timeouts are set to ``timeout`` (Apprise's default read
+    timeout of 4 s failed slow services that did take the page, which was then sent again), and
+    the wait is bounded by the wall clock too, whatever the plugin does.
+    """
+    name, server = target
+    server.socket_connect_timeout = timeout
+    server.socket_read_timeout = timeout
+    started = time.perf_counter()
+    sending = asyncio.get_running_loop().run_in_executor(
+        _senders(), _notify_once, server, title, body
+    )
+    try:
+        ok = await asyncio.wait_for(sending, timeout=timeout)
+    except TimeoutError:
+        ok = False
+    return ServiceResult(name, ok, 1, time.perf_counter() - started)
+
+
+async def send_all(
+    targets: list[Target],
+    title: str,
+    body: str,
+    *,
+    timeout: float,
+    on_result: Callable[[ServiceResult], None] | None = None,
+) -> list[ServiceResult]:
+    """Send to every target at once, once each; ``on_result`` sees each result as it comes."""
+
+    async def one(target: Target) -> ServiceResult:
+        result = await send_one(target, title, body, timeout=timeout)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    return list(await asyncio.gather(*(one(target) for target in targets)))
 
 
 def _zone_of(conn: Connection, pathway_id: str | None, settings: Settings) -> ZoneInfo:
@@ -255,16 +297,8 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
     previous: dict[str, Any] = json.loads(row["result"]) if row.get("result") else {}
     services: dict[str, Any] = previous.get("services", {})
     done = frozenset(name for name, result in services.items() if result["ok"])
-    results = await asyncio.to_thread(
-        send_to_tags,
-        settings.alert_config_path,
-        alert.tags.split(","),
-        title,
-        body,
-        skip=done,
-        retries=settings.alert_send_retries,
-        backoff_seconds=settings.alert_retry_backoff_seconds,
-    )
+    targets, missing = targets_for(settings.alert_config_path, alert.tags.split(","), skip=done)
+    results = missing + await send_all(targets, title, body, timeout=settings.alert_timeout_seconds)
     for result in results:
         services[result.service] = {**result.as_dict(), "at": now.isoformat()}
     failed = sorted(name for name, result in services.items() if not result["ok"])
@@ -279,14 +313,12 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
         fallback_title, fallback_body = render(
             "fallback", {"tags": alert.tags, "title": title, "body": body}
         )
-        fallback = await asyncio.to_thread(
-            send_to_tags,
-            settings.alert_config_path,
-            [FALLBACK_TAG],
+        fallback_targets, no_fallback = targets_for(settings.alert_config_path, [FALLBACK_TAG])
+        fallback = no_fallback + await send_all(
+            fallback_targets,
             fallback_title,
             fallback_body,
-            retries=settings.alert_send_retries,
-            backoff_seconds=settings.alert_retry_backoff_seconds,
+            timeout=settings.alert_timeout_seconds,
         )
         outcome["fallback"] = {r.service: {**r.as_dict(), "at": now.isoformat()} for r in fallback}
         alert_values["fallback_at"] = now
@@ -341,8 +373,14 @@ def deliverable_rows(
 
 
 async def deliver_pending_alerts(now: datetime, *, key_prefix: str = "alert:") -> dict[str, int]:
-    """Deliver every alert that is due, ``alert_concurrency`` at a time; counts by new status."""
+    """Deliver every alert that is due, ``alert_concurrency`` at a time; counts by new status.
+
+    One attempt per alert and service: the pass takes about one ``alert_timeout_seconds``
+    however many alerts are owed (up to ``alert_concurrency``). It logs how many alerts it
+    tried and the seconds it took (ids and counts only).
+    """
     settings = get_settings()
+    started = time.perf_counter()
     rows = deliverable_rows(cached_engine(settings.url()), now, key_prefix=key_prefix)
     gate = asyncio.Semaphore(settings.alert_concurrency)
 
@@ -353,7 +391,23 @@ async def deliver_pending_alerts(now: datetime, *, key_prefix: str = "alert:") -
     counts: dict[str, int] = {}
     for status in await asyncio.gather(*(one(row) for row in rows)):
         counts[status] = counts.get(status, 0) + 1
+    if rows:
+        _logger().info(
+            "alert delivery at %s: %d alerts tried (%s) in %.1f s",
+            now.isoformat(),
+            len(rows),
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+            time.perf_counter() - started,
+        )
     return counts
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger inside a Prefect flow or task, else this module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("cordwatch.alerts")
 
 
 def send_test(tag: str, *, now: datetime, settings: Settings) -> list[ServiceResult]:
@@ -362,11 +416,7 @@ def send_test(tag: str, *, now: datetime, settings: Settings) -> list[ServiceRes
     title, body = render(
         "test", {"tag": tag, "sent_local": now.astimezone(zone).strftime("%a %d %b %H:%M %Z")}
     )
-    return send_to_tags(
-        settings.alert_config_path,
-        [tag],
-        title,
-        body,
-        retries=0,
-        backoff_seconds=0,
+    targets, missing = targets_for(settings.alert_config_path, [tag])
+    return missing + asyncio.run(
+        send_all(targets, title, body, timeout=settings.alert_timeout_seconds)
     )
