@@ -170,7 +170,8 @@ def list_alerts(
 ) -> list[dict[str, Any]]:
     """Alerts, newest first: level, tags, status, attempts, per-service results, acknowledgement.
 
-    ``pending`` keeps those not delivered: pending, sending and undelivered.
+    ``pending`` keeps those not known delivered: pending, sending, undelivered and
+    unconfirmed (a watch died while sending it; fallback was told).
     """
     query = (
         select(
@@ -188,7 +189,9 @@ def list_alerts(
         ).scalar()
         query = query.where(ALERT.c.pathway_id == (pathway_id or pathway))
     if pending:
-        query = query.where(OUTBOX.c.status.in_(["pending", "sending", "undelivered"]))
+        query = query.where(
+            OUTBOX.c.status.in_(["pending", "sending", "undelivered", "unconfirmed"])
+        )
     alerts = []
     for row in conn.execute(query):
         result = json.loads(row.result) if row.result else {}

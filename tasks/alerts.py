@@ -266,8 +266,49 @@ def _audit(
     )
 
 
+def alert_lease(settings: Settings) -> timedelta:
+    """How long an alert stays claimed (``sending``): past it, its claimer died.
+
+    Short (one send timeout and a margin: every send is bounded by the timeout), so the next
+    watch after a crash picks up what was claimed and not sent. Letters keep their own lease.
+    """
+    return timedelta(seconds=settings.alert_timeout_seconds + 30)
+
+
+def _state(result: dict[str, Any]) -> str:
+    """sending (in flight), sent, failed or unconfirmed; results written before states: by ok."""
+    state = result.get("state")
+    if state is not None:
+        return str(state)
+    return "sent" if result["ok"] else "failed"
+
+
+def _recover(services: dict[str, Any], now: datetime) -> list[str]:
+    """Services left in flight by a claimer that died: unconfirmed, never sent again.
+
+    Such a service may have taken the page before the process died; sending it again could page
+    a clinician twice for one alert, so a human is told instead (``fallback``).
+    """
+    found = sorted(name for name, result in services.items() if _state(result) == "sending")
+    for name in found:
+        services[name] = {
+            **services[name],
+            "state": "unconfirmed",
+            "ok": False,
+            "reported": False,
+            "at": now.isoformat(),
+        }
+    return found
+
+
 async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
-    """Deliver one alert outbox row; returns its new status (sent, pending, undelivered...)."""
+    """Deliver one alert outbox row; returns its new status (sent, pending, undelivered...).
+
+    Crash safety: the services about to be paged are committed as in flight before any send,
+    and each service's result is committed as soon as it returns; so a watch killed mid-send
+    leaves, per service, a result or an in-flight mark, and the next watch sends only what was
+    never sent (an in-flight one becomes ``unconfirmed`` and ``fallback`` is told, once).
+    """
     settings = get_settings()
     engine = cached_engine(settings.url())
     payload = json.loads(row["payload"])
@@ -278,7 +319,7 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
         retried_already = row["attempts"] > 0 and row["updated_at"] >= now
         if (alert.next_attempt_at is not None and alert.next_attempt_at > now) or retried_already:
             return "pending"  # backing off: at most one attempt per watch
-        if not claim(conn, row, now):
+        if not claim(conn, row, now, lease=alert_lease(settings)):
             return "claimed"
         reason = _moot(conn, alert)
         if reason is not None:
@@ -293,21 +334,58 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
             )
             return "cancelled"
         zone = _zone_of(conn, alert.pathway_id, settings)
+        # Read after the claim: a claimer that died may have written results since our read.
+        stored = conn.execute(select(OUTBOX.c.result).where(OUTBOX.c.id == row["id"])).scalar()
     title, body = message_for(payload, zone=zone, now=now, settings=settings)
-    previous: dict[str, Any] = json.loads(row["result"]) if row.get("result") else {}
+    previous: dict[str, Any] = json.loads(stored) if stored else {}
     services: dict[str, Any] = previous.get("services", {})
-    done = frozenset(name for name, result in services.items() if result["ok"])
-    targets, missing = targets_for(settings.alert_config_path, alert.tags.split(","), skip=done)
-    results = missing + await send_all(targets, title, body, timeout=settings.alert_timeout_seconds)
-    for result in results:
-        services[result.service] = {**result.as_dict(), "at": now.isoformat()}
-    failed = sorted(name for name, result in services.items() if not result["ok"])
     attempts = int(row["attempts"]) + 1
-    outcome: dict[str, Any] = {"services": services}
+    _recover(services, now)
+    done = frozenset(
+        name for name, result in services.items() if _state(result) in ("sent", "unconfirmed")
+    )
+    targets, missing = targets_for(settings.alert_config_path, alert.tags.split(","), skip=done)
+    for name, _ in targets:
+        services[name] = {
+            "state": "sending",
+            "ok": False,
+            "attempt": attempts,
+            "at": now.isoformat(),
+        }
+
+    def save() -> None:
+        with transaction(engine) as conn:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row["id"])
+                .values(result=json.dumps({**previous, "services": services}, sort_keys=True))
+            )
+
+    def record(result: ServiceResult) -> None:
+        state = "sent" if result.ok else "failed"
+        services[result.service] = {
+            **result.as_dict(),
+            "state": state,
+            "attempt": attempts,
+            "at": now.isoformat(),
+        }
+        save()
+
+    save()  # the in-flight marks (and any recovered as unconfirmed) before the first send
+    for result in missing:
+        services[result.service] = {**result.as_dict(), "state": "failed", "at": now.isoformat()}
+    await send_all(targets, title, body, timeout=settings.alert_timeout_seconds, on_result=record)
+    await _report_unconfirmed(alert.id, services, settings=settings, now=now, save=save)
+    failed = sorted(name for name, result in services.items() if _state(result) == "failed")
+    unconfirmed = sorted(
+        name for name, result in services.items() if _state(result) == "unconfirmed"
+    )
+    unreported = [name for name in unconfirmed if not services[name].get("reported")]
+    outcome: dict[str, Any] = {**previous, "services": services}
     alert_values: dict[str, Any] = {}
-    if not failed:
-        status = "sent"
-        alert_values["delivered_at"] = now
+    if not failed and not unreported:
+        status = "unconfirmed" if unconfirmed else "sent"
+        alert_values["fallback_at" if unconfirmed else "delivered_at"] = now
     elif attempts >= settings.alert_delivery_attempts:
         status = "undelivered"
         fallback_title, fallback_body = render(
@@ -339,19 +417,47 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
         )
         conn.execute(update(ALERT).where(ALERT.c.id == alert.id).values(**alert_values))
         if status != "pending":
+            reasons = [f"failed: {', '.join(failed)}"] if failed else []
+            if unconfirmed:
+                reasons.append(f"not confirmed: {', '.join(unconfirmed)}")
             append_audit(
                 conn,
                 [
                     _audit(
-                        "alert.sent" if status == "sent" else "alert.undelivered",
+                        f"alert.{status}",
                         alert,
                         now=now,
-                        reason=f"failed: {', '.join(failed)}" if failed else None,
+                        reason="; ".join(reasons) or None,
                         details={"tags": alert.tags.split(","), "attempts": attempts, **outcome},
                     )
                 ],
             )
     return status
+
+
+async def _report_unconfirmed(
+    alert_id: str,
+    services: dict[str, Any],
+    *,
+    settings: Settings,
+    now: datetime,
+    save: Callable[[], None],
+) -> None:
+    """Tell ``fallback``, once per service, of a delivery a dead watch could not confirm."""
+    for name, result in sorted(services.items()):
+        if _state(result) != "unconfirmed" or result.get("reported"):
+            continue
+        title, body = render("unconfirmed", {"alert_id": alert_id, "service": name})
+        targets, missing = targets_for(settings.alert_config_path, [FALLBACK_TAG])
+        told = missing + await send_all(
+            targets, title, body, timeout=settings.alert_timeout_seconds
+        )
+        services[name] = {
+            **result,
+            "reported": any(r.ok for r in told),
+            "fallback": {r.service: {**r.as_dict(), "at": now.isoformat()} for r in told},
+        }
+        save()
 
 
 EFFECT_HANDLERS["alert"] = deliver_alert
@@ -365,7 +471,7 @@ def deliverable_rows(
         select(OUTBOX)
         .where(OUTBOX.c.kind == "alert")
         .where(OUTBOX.c.key.startswith(key_prefix, autoescape=True))
-        .where(deliverable(now))
+        .where(deliverable(now, lease=alert_lease(get_settings())))
         .order_by(OUTBOX.c.id)
     )
     with reading(engine) as conn:
