@@ -229,9 +229,18 @@ def message_for(
     return render(level.value, context)
 
 
+RECHECKED = (AlertLevel.AT_RISK.value, AlertLevel.BREACH.value, AlertLevel.ESCALATION.value)
+"""Levels re-checked against their clock before each delivery (a heartbeat has no clock)."""
+
+
 def _moot(conn: Connection, alert: Any) -> str | None:
-    """Why an at-risk or escalation alert no longer applies (clock stopped, breach acknowledged)."""
-    if alert.level not in (AlertLevel.AT_RISK.value, AlertLevel.ESCALATION.value):
+    """Why a clock's alert no longer applies (clock stopped, pathway closed, breach acknowledged).
+
+    A breach alert too: a watch beside a back-dated intake may see a clock running late that the
+    next batch stops on time (met) or excludes; paging BREACH for it would be false. A clock
+    that did stop late still owes governance its breach report letter (tasks/letters.py).
+    """
+    if alert.level not in RECHECKED:
         return None
     clock = conn.execute(
         select(CLOCK.c.status, PATHWAY.c.status.label("pathway_status"))
