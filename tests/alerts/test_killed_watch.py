@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from cordwatch.watch import ALERT
@@ -49,6 +50,7 @@ def _watch(database_url: str, tmp_path: Path, as_of: str) -> subprocess.Popen[by
     )
 
 
+@pytest.mark.slow  # two real watch processes; the second renders 15 breach report PDFs
 def test_a_watch_killed_while_sending_doubles_no_page_and_reports_what_it_cannot_confirm(
     alert_engine: Engine, receivers: Receivers, database_url: str, tmp_path: Path
 ) -> None:
