@@ -7,6 +7,7 @@ real local receiver holds most of its requests unanswered.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,10 +17,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
-from cordwatch.watch import ALERT
+from cordwatch.watch import ALERT, run_watch
 from db.repository import OUTBOX
+from tasks.alerts import deliver_pending_alerts
 from tests.alerts.conftest import Receivers, refer
 from tests.alerts.receivers import JsonReceiver, wait_until
 from tests.db.test_intake import T0
@@ -107,3 +109,40 @@ def test_a_watch_killed_while_sending_doubles_no_page_and_reports_what_it_cannot
     )
     assert unconfirmed  # the kill did catch services in flight
     assert reports == {f"delivery of {alert} to {service}": 1 for alert, service in unconfirmed}
+
+
+def test_a_service_left_in_flight_by_a_dead_watch_is_not_paged_again_and_fallback_is_told_once(
+    alert_engine: Engine, receivers: Receivers
+) -> None:
+    refer(alert_engine)
+    run_watch(alert_engine, as_of=AS_OF)
+    in_flight = {"state": "sending", "ok": False, "attempt": 1, "at": AS_OF.isoformat()}
+    with alert_engine.begin() as conn:  # what a watch killed mid-send leaves
+        conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.kind == "alert")
+            .values(
+                status="sending",
+                updated_at=AS_OF,
+                result=json.dumps({"services": {"coordinator#1 JSON": in_flight}}),
+            )
+        )
+
+    within_lease = asyncio.run(deliver_pending_alerts(AS_OF + timedelta(seconds=30)))
+    next_watch = asyncio.run(deliver_pending_alerts(AS_OF + timedelta(minutes=1)))
+    later = asyncio.run(deliver_pending_alerts(AS_OF + timedelta(minutes=2)))
+
+    assert (within_lease, next_watch, later) == ({}, {"unconfirmed": 1}, {})
+    assert receivers.ok.bodies("coordinator") == []
+    assert len(receivers.ok.bodies("oncall-consultant")) == 1
+    [note] = receivers.ok.bodies("fallback")
+    assert note["title"].startswith("NOT CONFIRMED AL-")
+    assert (
+        " to coordinator#1 JSON not confirmed: the watch stopped while sending" in (note["message"])
+    )
+    with alert_engine.connect() as conn:
+        result = json.loads(
+            conn.execute(select(OUTBOX.c.result).where(OUTBOX.c.kind == "alert")).scalar_one()
+        )
+    assert result["services"]["coordinator#1 JSON"]["state"] == "unconfirmed"
+    assert result["services"]["coordinator#1 JSON"]["reported"] is True
