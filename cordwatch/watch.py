@@ -3,7 +3,8 @@
 The same code runs in the scheduled `deadline-watch` flow and in `cordwatch watch --once`. Each
 (clock instance, level, step) has one outbox key, so however often the sweep runs, and whatever
 crashes in between, an alert is queued once. The alert's outbox row and its ``alert`` row are
-written in the same transaction as the decision; delivery (tasks/alerts.py) comes after.
+written in the same transaction as the decision, skipping keys another transaction (an intake
+deciding the same breach report) took meanwhile; delivery (tasks/alerts.py) comes after.
 
 The sweep is selective: it reads only running clocks whose ``next_alert_at`` has come, or has
 not been computed yet (a clock the intake just inserted), and moves ``next_alert_at`` to the

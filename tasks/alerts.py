@@ -8,8 +8,10 @@ are sent at once, each send bounded by ``alert_timeout_seconds``: a delivery pas
 timeout, not one per alert. A service that succeeded is never sent the alert again; a failing
 one is tried once per watch (never again at once: a slow service that did take the page would
 get it twice), with backoff, until ``alert_delivery_attempts`` is reached, when the alert goes
-to the ``fallback`` tag and is marked ``undelivered``. Every alert sent, undelivered or
-cancelled goes into the audit trail.
+to the ``fallback`` tag and is marked ``undelivered``. A crash mid-send re-sends nothing a
+service may have taken: see :func:`deliver_alert` (``unconfirmed``, ``fallback`` told once).
+A clock's alert is re-checked before it is sent and cancelled once the clock has stopped.
+Every alert sent, undelivered, unconfirmed or cancelled goes into the audit trail.
 
 Apprise URLs hold secrets: they are never logged; services are named ``<tag>#<n> <service>``.
 """
