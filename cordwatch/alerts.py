@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from cordwatch.intake import Intake
 from cordwatch.watch import (
@@ -26,7 +26,7 @@ from cordwatch.watch import (
 )
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
-from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY
+from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, insert_new
 from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
 from pathway.events import AlertAcknowledged, parse_event
 from pathway.ruleset import PinnedRules
@@ -170,7 +170,8 @@ def list_alerts(
 ) -> list[dict[str, Any]]:
     """Alerts, newest first: level, tags, status, attempts, per-service results, acknowledgement.
 
-    ``pending`` keeps those not delivered: pending, sending and undelivered.
+    ``pending`` keeps those not known delivered: pending, sending, undelivered and
+    unconfirmed (a watch died while sending it; fallback was told).
     """
     query = (
         select(
@@ -188,7 +189,9 @@ def list_alerts(
         ).scalar()
         query = query.where(ALERT.c.pathway_id == (pathway_id or pathway))
     if pending:
-        query = query.where(OUTBOX.c.status.in_(["pending", "sending", "undelivered"]))
+        query = query.where(
+            OUTBOX.c.status.in_(["pending", "sending", "undelivered", "unconfirmed"])
+        )
     alerts = []
     for row in conn.execute(query):
         result = json.loads(row.result) if row.result else {}
@@ -290,6 +293,8 @@ def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> Qu
             "last_sweep_at": last.isoformat() if last else None,
             "first_event_received_at": first.isoformat() if first else None,
         }
-        conn.execute(insert(OUTBOX).values(outbox_values(alert, at=now, extra=extra)))
-        conn.execute(insert(ALERT).values(alert_values(alert, at=now, clock_starts_at=None)))
+        # Two checks at once (the deployment and `alerts check`) queue one heartbeat.
+        if not insert_new(conn, OUTBOX, [outbox_values(alert, at=now, extra=extra)]):
+            return None
+        insert_new(conn, ALERT, [alert_values(alert, at=now, clock_starts_at=None)])
     return alert

@@ -119,15 +119,16 @@ def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list
         .group_by(MILESTONE.c.pathway_id)
         .subquery("treated")
     )
-    after_treatment: dict[str, str | None] = {
-        row[0]: row[1]
-        for row in conn.execute(
+    after_treatment: dict[str, str | None] = dict(
+        conn.execute(
             select(MILESTONE.c.pathway_id, _json_text(details, "ambulatory_status", dialect))
             .join(treated, treated.c.pathway_id == MILESTONE.c.pathway_id)
             .where(kind == "outcome.recorded", MILESTONE.c.occurred_at >= treated.c.treated_at)
             .order_by(MILESTONE.c.pathway_id, MILESTONE.c.occurred_at, MILESTONE.c.id)
         )
-    }
+        .tuples()
+        .all()
+    )
     return [
         PathwayFact(
             pathway_id,

@@ -28,7 +28,7 @@ from db.repository import (
     PATHWAY,
     PATIENT,
     existing_event_hashes,
-    existing_outbox_keys,
+    insert_new,
     list_events,
     lock_pathways,
     pathway_values,
@@ -567,12 +567,9 @@ class Intake:
             before = batch.before[p.id]
             changes.append((p.id, () if before is None else before.clocks, p.view.clocks))
         sync_clocks(conn, changes)
-        if batch.outbox:
-            # A breach report may already be owed: the deadline watch saw the clock run late.
-            owed = existing_outbox_keys(conn, [row["key"] for row in batch.outbox])
-            fresh_effects = [row for row in batch.outbox if row["key"] not in owed]
-            if fresh_effects:
-                conn.execute(insert(OUTBOX), fresh_effects)
+        # A breach report may already be owed, or be being queued right now: the deadline
+        # watch saw the clock run late. Its key is taken once, whoever is first.
+        insert_new(conn, OUTBOX, batch.outbox)
         new_rules = [p.rules.to_json() for p in batch.touched.values() if p.is_new]
         configuration = configuration_entries(conn, new_rules, at=now, run_id=self.run_id)
         append_audit(conn, [*configuration, *batch.audit])

@@ -248,7 +248,7 @@ class Watchdog:
     def _database_unreachable(self, now: datetime, error: SQLAlchemyError) -> None:
         """The database itself is what broke: say so, and tell ops once per outage directly."""
         from cordwatch.settings import get_settings
-        from tasks.alerts import render, send_to_tags
+        from tasks.alerts import render, send_all, targets_for
 
         self.say(
             "[bold red]!!! cordwatch: the cordwatch database cannot be read "
@@ -267,8 +267,9 @@ class Watchdog:
                 "ack_command": "fix the database connection",
             },
         )
-        results = send_to_tags(
-            settings.alert_config_path, ["ops"], title, body, retries=0, backoff_seconds=0
+        targets, _ = targets_for(settings.alert_config_path, ["ops"])
+        results = asyncio.run(
+            send_all(targets, title, body, timeout=settings.alert_timeout_seconds)
         )
         self._database_outage_told = any(result.ok for result in results)
 

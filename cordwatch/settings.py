@@ -66,21 +66,26 @@ class Settings(BaseSettings):
         description="Delivery attempts (one per watch, with backoff) before an alert goes to "
         "the `fallback` tag and shows as undelivered.",
     )
-    alert_send_retries: int = Field(
-        default=2,
-        ge=0,
-        le=10,
-        description="Immediate retries of a failing service within one delivery attempt.",
+    alert_timeout_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=300,
+        description="Longest wait for one service to take an alert (connect and answer), in "
+        "seconds; a slower service counts as failed for this watch and is tried at the next.",
     )
     alert_retry_backoff_seconds: float = Field(
         default=1.0,
         ge=0,
         le=600,
-        description="First backoff between retries of a failing service; doubles with each "
-        "retry and each attempt.",
+        description="First backoff between delivery attempts of a failing alert (one per "
+        "watch); doubles with each attempt.",
     )
     alert_concurrency: int = Field(
-        default=16, ge=1, le=256, description="Alerts sent at once by the deadline watch."
+        default=64,
+        ge=1,
+        le=256,
+        description="Alerts sent at once by the deadline watch (each to all its services at "
+        "once): a pass with more alerts owed takes one more timeout per extra batch.",
     )
     escalation_minutes_hour_clocks: int | None = Field(
         default=None,

@@ -3,7 +3,8 @@
 The same code runs in the scheduled `deadline-watch` flow and in `cordwatch watch --once`. Each
 (clock instance, level, step) has one outbox key, so however often the sweep runs, and whatever
 crashes in between, an alert is queued once. The alert's outbox row and its ``alert`` row are
-written in the same transaction as the decision; delivery (tasks/alerts.py) comes after.
+written in the same transaction as the decision, skipping keys another transaction (an intake
+deciding the same breach report) took meanwhile; delivery (tasks/alerts.py) comes after.
 
 The sweep is selective: it reads only running clocks whose ``next_alert_at`` has come, or has
 not been computed yet (a clock the intake just inserted), and moves ``next_alert_at`` to the
@@ -23,7 +24,16 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from cordwatch.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
 from cordwatch.settings import Settings
 from db.engine import reading, rolled_back, transaction
-from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, chunks, existing_outbox_keys, table
+from db.repository import (
+    CLOCK,
+    INBOX,
+    OUTBOX,
+    PATHWAY,
+    chunks,
+    existing_outbox_keys,
+    insert_new,
+    table,
+)
 from pathway.alerts import (
     TAGS,
     AlertDue,
@@ -328,10 +338,11 @@ def sweep(
         outbox_rows.extend(
             effect_values(report, at=as_of) for report in reports if report.key not in existing
         )
-        if outbox_rows:
-            conn.execute(insert(OUTBOX), outbox_rows)
-        if alert_rows:
-            conn.execute(insert(ALERT), alert_rows)
+        # An intake (or another watch) may queue the same keys between the check above and
+        # here: skipped, not a unique violation; an alert row only where its outbox row went in.
+        inserted = insert_new(conn, OUTBOX, outbox_rows)
+        insert_new(conn, ALERT, [row for row in alert_rows if row["key"] in inserted])
+        result.queued = [alert for alert in result.queued if alert.key in inserted]
         conn.execute(
             update(CLOCK)
             .where(CLOCK.c.id == bindparam("b_id"))

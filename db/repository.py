@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
@@ -130,6 +131,24 @@ def existing_outbox_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
             row.key for row in conn.execute(select(OUTBOX.c.key).where(OUTBOX.c.key.in_(part)))
         )
     return found
+
+
+def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose ``key`` is not taken yet; the keys this call inserted.
+
+    ``INSERT ... ON CONFLICT (key) DO NOTHING`` on both databases: an effect decided at the same
+    time by another transaction (the intake and the deadline watch both owe a breach report) is
+    skipped, never a unique violation that rolls the whole batch or sweep back. Checking the
+    keys first is not enough: the other transaction may commit between the check and the insert.
+    """
+    if not rows:
+        return set()
+    statement: Any
+    if conn.dialect.name == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+    else:
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+    return set(conn.execute(statement.returning(table.c.key), list(rows)).scalars())
 
 
 def patient_ids_by_nhs_number(conn: Connection, numbers: Sequence[str]) -> dict[str, str]:

@@ -1,12 +1,17 @@
-"""Delivering alerts with Apprise: per-service results, retries with backoff, fallback and audit.
+"""Delivering alerts with Apprise: per-service results, one attempt per watch, fallback and audit.
 
 Each pending outbox row of kind ``alert`` is claimed (``pending`` -> ``sending``), rendered from
 ``templates/alerts/<level>.txt.j2`` with a context that holds opaque ids and coded facts only,
-and sent to every Apprise URL of each of its tags, one URL at a time, so each service's outcome
-is known and recorded. A service that succeeded is never sent the alert again; a failing one is
-retried at once (``alert_send_retries``, with backoff) and then at later watches until
-``alert_delivery_attempts`` is reached, when the alert goes to the ``fallback`` tag and is marked
-``undelivered``. Every alert sent, undelivered or cancelled goes into the audit trail.
+and sent to every Apprise URL of each of its tags separately, so each service's outcome is known
+and recorded with what it cost (seconds). All alerts of a watch, and all services of an alert,
+are sent at once, each send bounded by ``alert_timeout_seconds``: a delivery pass takes about one
+timeout, not one per alert. A service that succeeded is never sent the alert again; a failing
+one is tried once per watch (never again at once: a slow service that did take the page would
+get it twice), with backoff, until ``alert_delivery_attempts`` is reached, when the alert goes
+to the ``fallback`` tag and is marked ``undelivered``. A crash mid-send re-sends nothing a
+service may have taken: see :func:`deliver_alert` (``unconfirmed``, ``fallback`` told once).
+A clock's alert is re-checked before it is sent and cancelled once the clock has stopped.
+Every alert sent, undelivered, unconfirmed or cancelled goes into the audit trail.
 
 Apprise URLs hold secrets: they are never logged; services are named ``<tag>#<n> <service>``.
 """
@@ -17,6 +22,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -26,6 +33,8 @@ from zoneinfo import ZoneInfo
 
 import apprise
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
 from sqlalchemy import Connection, Engine, select, update
 
 from cordwatch.settings import Settings, get_settings
@@ -75,9 +84,10 @@ class ServiceResult:
     service: str
     ok: bool
     tries: int
+    seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "tries": self.tries}
+        return {"ok": self.ok, "tries": self.tries, "seconds": round(self.seconds, 3)}
 
 
 def services_for(config_path: str, tag: str) -> list[tuple[str, Any]]:
@@ -100,39 +110,73 @@ def _notify_once(server: Any, title: str, body: str) -> bool:
         return False
 
 
-def send_to_tags(
-    config_path: str,
-    tags: list[str],
-    title: str,
-    body: str,
-    *,
-    skip: frozenset[str] = frozenset(),
-    retries: int,
-    backoff_seconds: float,
-) -> list[ServiceResult]:
-    """Send to each service of each tag separately, retrying a failing one with backoff.
+SEND_THREADS = 256
+"""Blocking Apprise sends in flight at once in one process (threads start only when needed)."""
 
-    Services named in ``skip`` already have the alert. A tag with no service is a failure.
-    Blocking: the watch runs it in a worker thread.
-    """
-    results: list[ServiceResult] = []
+
+@lru_cache(maxsize=1)
+def _senders() -> ThreadPoolExecutor:
+    # Not asyncio's default executor: it has min(32, CPUs + 4) threads (6 on these machines), so
+    # 30 alerts to a slow service would queue behind each other.
+    return ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="alert-send")
+
+
+Target = tuple[str, Any]
+"""A service to send to: (safe name, Apprise plugin instance)."""
+
+
+def targets_for(
+    config_path: str, tags: list[str], *, skip: frozenset[str] = frozenset()
+) -> tuple[list[Target], list[ServiceResult]]:
+    """The services of ``tags`` to send to (not in ``skip``), and a failure per tag without any."""
+    targets: list[Target] = []
+    missing: list[ServiceResult] = []
     for tag in tags:
         services = services_for(config_path, tag)
         if not services:
-            results.append(ServiceResult(f"{tag}: no service configured", False, 0))
-            continue
-        for name, server in services:
-            if name in skip:
-                continue
-            tries = 0
-            ok = False
-            while not ok and tries <= retries:
-                if tries and backoff_seconds:
-                    time.sleep(backoff_seconds * 2 ** (tries - 1))
-                tries += 1
-                ok = _notify_once(server, title, body)
-            results.append(ServiceResult(name, ok, tries))
-    return results
+            missing.append(ServiceResult(f"{tag}: no service configured", False, 0))
+        targets.extend((name, server) for name, server in services if name not in skip)
+    return targets, missing
+
+
+async def send_one(target: Target, title: str, body: str, *, timeout: float) -> ServiceResult:
+    """One attempt to one service, bounded by ``timeout`` seconds: never retried here.
+
+    The plugin's own connect and read timeouts are set to ``timeout`` (Apprise's default read
+    timeout of 4 s failed slow services that did take the page, which was then sent again), and
+    the wait is bounded by the wall clock too, whatever the plugin does.
+    """
+    name, server = target
+    server.socket_connect_timeout = timeout
+    server.socket_read_timeout = timeout
+    started = time.perf_counter()
+    sending = asyncio.get_running_loop().run_in_executor(
+        _senders(), _notify_once, server, title, body
+    )
+    try:
+        ok = await asyncio.wait_for(sending, timeout=timeout)
+    except TimeoutError:
+        ok = False
+    return ServiceResult(name, ok, 1, time.perf_counter() - started)
+
+
+async def send_all(
+    targets: list[Target],
+    title: str,
+    body: str,
+    *,
+    timeout: float,
+    on_result: Callable[[ServiceResult], None] | None = None,
+) -> list[ServiceResult]:
+    """Send to every target at once, once each; ``on_result`` sees each result as it comes."""
+
+    async def one(target: Target) -> ServiceResult:
+        result = await send_one(target, title, body, timeout=timeout)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    return list(await asyncio.gather(*(one(target) for target in targets)))
 
 
 def _zone_of(conn: Connection, pathway_id: str | None, settings: Settings) -> ZoneInfo:
@@ -187,9 +231,18 @@ def message_for(
     return render(level.value, context)
 
 
+RECHECKED = (AlertLevel.AT_RISK.value, AlertLevel.BREACH.value, AlertLevel.ESCALATION.value)
+"""Levels re-checked against their clock before each delivery (a heartbeat has no clock)."""
+
+
 def _moot(conn: Connection, alert: Any) -> str | None:
-    """Why an at-risk or escalation alert no longer applies (clock stopped, breach acknowledged)."""
-    if alert.level not in (AlertLevel.AT_RISK.value, AlertLevel.ESCALATION.value):
+    """Why a clock's alert no longer applies (clock stopped, pathway closed, breach acknowledged).
+
+    A breach alert too: a watch beside a back-dated intake may see a clock running late that the
+    next batch stops on time (met) or excludes; paging BREACH for it would be false. A clock
+    that did stop late still owes governance its breach report letter (tasks/letters.py).
+    """
+    if alert.level not in RECHECKED:
         return None
     clock = conn.execute(
         select(CLOCK.c.status, PATHWAY.c.status.label("pathway_status"))
@@ -224,8 +277,49 @@ def _audit(
     )
 
 
+def alert_lease(settings: Settings) -> timedelta:
+    """How long an alert stays claimed (``sending``): past it, its claimer died.
+
+    Short (one send timeout and a margin: every send is bounded by the timeout), so the next
+    watch after a crash picks up what was claimed and not sent. Letters keep their own lease.
+    """
+    return timedelta(seconds=settings.alert_timeout_seconds + 30)
+
+
+def _state(result: dict[str, Any]) -> str:
+    """sending (in flight), sent, failed or unconfirmed; results written before states: by ok."""
+    state = result.get("state")
+    if state is not None:
+        return str(state)
+    return "sent" if result["ok"] else "failed"
+
+
+def _recover(services: dict[str, Any], now: datetime) -> list[str]:
+    """Services left in flight by a claimer that died: unconfirmed, never sent again.
+
+    Such a service may have taken the page before the process died; sending it again could page
+    a clinician twice for one alert, so a human is told instead (``fallback``).
+    """
+    found = sorted(name for name, result in services.items() if _state(result) == "sending")
+    for name in found:
+        services[name] = {
+            **services[name],
+            "state": "unconfirmed",
+            "ok": False,
+            "reported": False,
+            "at": now.isoformat(),
+        }
+    return found
+
+
 async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
-    """Deliver one alert outbox row; returns its new status (sent, pending, undelivered...)."""
+    """Deliver one alert outbox row; returns its new status (sent, pending, undelivered...).
+
+    Crash safety: the services about to be paged are committed as in flight before any send,
+    and each service's result is committed as soon as it returns; so a watch killed mid-send
+    leaves, per service, a result or an in-flight mark, and the next watch sends only what was
+    never sent (an in-flight one becomes ``unconfirmed`` and ``fallback`` is told, once).
+    """
     settings = get_settings()
     engine = cached_engine(settings.url())
     payload = json.loads(row["payload"])
@@ -236,7 +330,7 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
         retried_already = row["attempts"] > 0 and row["updated_at"] >= now
         if (alert.next_attempt_at is not None and alert.next_attempt_at > now) or retried_already:
             return "pending"  # backing off: at most one attempt per watch
-        if not claim(conn, row, now):
+        if not claim(conn, row, now, lease=alert_lease(settings)):
             return "claimed"
         reason = _moot(conn, alert)
         if reason is not None:
@@ -251,42 +345,69 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
             )
             return "cancelled"
         zone = _zone_of(conn, alert.pathway_id, settings)
+        # Read after the claim: a claimer that died may have written results since our read.
+        stored = conn.execute(select(OUTBOX.c.result).where(OUTBOX.c.id == row["id"])).scalar()
     title, body = message_for(payload, zone=zone, now=now, settings=settings)
-    previous: dict[str, Any] = json.loads(row["result"]) if row.get("result") else {}
+    previous: dict[str, Any] = json.loads(stored) if stored else {}
     services: dict[str, Any] = previous.get("services", {})
-    done = frozenset(name for name, result in services.items() if result["ok"])
-    results = await asyncio.to_thread(
-        send_to_tags,
-        settings.alert_config_path,
-        alert.tags.split(","),
-        title,
-        body,
-        skip=done,
-        retries=settings.alert_send_retries,
-        backoff_seconds=settings.alert_retry_backoff_seconds,
-    )
-    for result in results:
-        services[result.service] = {**result.as_dict(), "at": now.isoformat()}
-    failed = sorted(name for name, result in services.items() if not result["ok"])
     attempts = int(row["attempts"]) + 1
-    outcome: dict[str, Any] = {"services": services}
+    _recover(services, now)
+    done = frozenset(
+        name for name, result in services.items() if _state(result) in ("sent", "unconfirmed")
+    )
+    targets, missing = targets_for(settings.alert_config_path, alert.tags.split(","), skip=done)
+    for name, _ in targets:
+        services[name] = {
+            "state": "sending",
+            "ok": False,
+            "attempt": attempts,
+            "at": now.isoformat(),
+        }
+
+    def save() -> None:
+        with transaction(engine) as conn:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row["id"])
+                .values(result=json.dumps({**previous, "services": services}, sort_keys=True))
+            )
+
+    def record(result: ServiceResult) -> None:
+        state = "sent" if result.ok else "failed"
+        services[result.service] = {
+            **result.as_dict(),
+            "state": state,
+            "attempt": attempts,
+            "at": now.isoformat(),
+        }
+        save()
+
+    save()  # the in-flight marks (and any recovered as unconfirmed) before the first send
+    for result in missing:
+        services[result.service] = {**result.as_dict(), "state": "failed", "at": now.isoformat()}
+    await send_all(targets, title, body, timeout=settings.alert_timeout_seconds, on_result=record)
+    await _report_unconfirmed(alert.id, services, settings=settings, now=now, save=save)
+    failed = sorted(name for name, result in services.items() if _state(result) == "failed")
+    unconfirmed = sorted(
+        name for name, result in services.items() if _state(result) == "unconfirmed"
+    )
+    unreported = [name for name in unconfirmed if not services[name].get("reported")]
+    outcome: dict[str, Any] = {**previous, "services": services}
     alert_values: dict[str, Any] = {}
-    if not failed:
-        status = "sent"
-        alert_values["delivered_at"] = now
+    if not failed and not unreported:
+        status = "unconfirmed" if unconfirmed else "sent"
+        alert_values["fallback_at" if unconfirmed else "delivered_at"] = now
     elif attempts >= settings.alert_delivery_attempts:
         status = "undelivered"
         fallback_title, fallback_body = render(
             "fallback", {"tags": alert.tags, "title": title, "body": body}
         )
-        fallback = await asyncio.to_thread(
-            send_to_tags,
-            settings.alert_config_path,
-            [FALLBACK_TAG],
+        fallback_targets, no_fallback = targets_for(settings.alert_config_path, [FALLBACK_TAG])
+        fallback = no_fallback + await send_all(
+            fallback_targets,
             fallback_title,
             fallback_body,
-            retries=settings.alert_send_retries,
-            backoff_seconds=settings.alert_retry_backoff_seconds,
+            timeout=settings.alert_timeout_seconds,
         )
         outcome["fallback"] = {r.service: {**r.as_dict(), "at": now.isoformat()} for r in fallback}
         alert_values["fallback_at"] = now
@@ -307,19 +428,47 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
         )
         conn.execute(update(ALERT).where(ALERT.c.id == alert.id).values(**alert_values))
         if status != "pending":
+            reasons = [f"failed: {', '.join(failed)}"] if failed else []
+            if unconfirmed:
+                reasons.append(f"not confirmed: {', '.join(unconfirmed)}")
             append_audit(
                 conn,
                 [
                     _audit(
-                        "alert.sent" if status == "sent" else "alert.undelivered",
+                        f"alert.{status}",
                         alert,
                         now=now,
-                        reason=f"failed: {', '.join(failed)}" if failed else None,
+                        reason="; ".join(reasons) or None,
                         details={"tags": alert.tags.split(","), "attempts": attempts, **outcome},
                     )
                 ],
             )
     return status
+
+
+async def _report_unconfirmed(
+    alert_id: str,
+    services: dict[str, Any],
+    *,
+    settings: Settings,
+    now: datetime,
+    save: Callable[[], None],
+) -> None:
+    """Tell ``fallback``, once per service, of a delivery a dead watch could not confirm."""
+    for name, result in sorted(services.items()):
+        if _state(result) != "unconfirmed" or result.get("reported"):
+            continue
+        title, body = render("unconfirmed", {"alert_id": alert_id, "service": name})
+        targets, missing = targets_for(settings.alert_config_path, [FALLBACK_TAG])
+        told = missing + await send_all(
+            targets, title, body, timeout=settings.alert_timeout_seconds
+        )
+        services[name] = {
+            **result,
+            "reported": any(r.ok for r in told),
+            "fallback": {r.service: {**r.as_dict(), "at": now.isoformat()} for r in told},
+        }
+        save()
 
 
 EFFECT_HANDLERS["alert"] = deliver_alert
@@ -333,7 +482,7 @@ def deliverable_rows(
         select(OUTBOX)
         .where(OUTBOX.c.kind == "alert")
         .where(OUTBOX.c.key.startswith(key_prefix, autoescape=True))
-        .where(deliverable(now))
+        .where(deliverable(now, lease=alert_lease(get_settings())))
         .order_by(OUTBOX.c.id)
     )
     with reading(engine) as conn:
@@ -341,8 +490,14 @@ def deliverable_rows(
 
 
 async def deliver_pending_alerts(now: datetime, *, key_prefix: str = "alert:") -> dict[str, int]:
-    """Deliver every alert that is due, ``alert_concurrency`` at a time; counts by new status."""
+    """Deliver every alert that is due, ``alert_concurrency`` at a time; counts by new status.
+
+    One attempt per alert and service: the pass takes about one ``alert_timeout_seconds``
+    however many alerts are owed (up to ``alert_concurrency``). It logs how many alerts it
+    tried and the seconds it took (ids and counts only).
+    """
     settings = get_settings()
+    started = time.perf_counter()
     rows = deliverable_rows(cached_engine(settings.url()), now, key_prefix=key_prefix)
     gate = asyncio.Semaphore(settings.alert_concurrency)
 
@@ -353,7 +508,23 @@ async def deliver_pending_alerts(now: datetime, *, key_prefix: str = "alert:") -
     counts: dict[str, int] = {}
     for status in await asyncio.gather(*(one(row) for row in rows)):
         counts[status] = counts.get(status, 0) + 1
+    if rows:
+        _logger().info(
+            "alert delivery at %s: %d alerts tried (%s) in %.1f s",
+            now.isoformat(),
+            len(rows),
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+            time.perf_counter() - started,
+        )
     return counts
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger inside a Prefect flow or task, else this module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("cordwatch.alerts")
 
 
 def send_test(tag: str, *, now: datetime, settings: Settings) -> list[ServiceResult]:
@@ -362,11 +533,7 @@ def send_test(tag: str, *, now: datetime, settings: Settings) -> list[ServiceRes
     title, body = render(
         "test", {"tag": tag, "sent_local": now.astimezone(zone).strftime("%a %d %b %H:%M %Z")}
     )
-    return send_to_tags(
-        settings.alert_config_path,
-        [tag],
-        title,
-        body,
-        retries=0,
-        backoff_seconds=0,
+    targets, missing = targets_for(settings.alert_config_path, [tag])
+    return missing + asyncio.run(
+        send_all(targets, title, body, timeout=settings.alert_timeout_seconds)
     )

@@ -24,7 +24,8 @@ EffectHandler = Callable[[dict[str, Any], datetime], Awaitable[str]]
 EFFECT_HANDLERS: dict[str, EffectHandler] = {}
 
 SENDING_LEASE = timedelta(minutes=5)
-"""A row left ``sending`` longer than this was claimed by a process that died: try it again."""
+"""A row left ``sending`` longer than this was claimed by a process that died: try it again.
+Letters use it; alerts have a shorter one (``tasks.alerts.alert_lease``)."""
 
 
 def _load_handlers() -> None:
@@ -50,18 +51,20 @@ def cached_engine(url: str) -> Engine:
     return engine
 
 
-def deliverable(now: datetime) -> Any:
+def deliverable(now: datetime, *, lease: timedelta = SENDING_LEASE) -> Any:
     """Outbox rows to try at ``now``: pending, or left ``sending`` past the lease."""
-    stale = and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - SENDING_LEASE)
+    stale = and_(OUTBOX.c.status == "sending", OUTBOX.c.updated_at < now - lease)
     return or_(OUTBOX.c.status == "pending", stale)
 
 
-def claim(conn: Connection, row: dict[str, Any], now: datetime) -> bool:
+def claim(
+    conn: Connection, row: dict[str, Any], now: datetime, *, lease: timedelta = SENDING_LEASE
+) -> bool:
     """Claim one outbox row for delivery (``sending``); False when another process has it."""
     claimed = conn.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == row["id"])
-        .where(deliverable(now))
+        .where(deliverable(now, lease=lease))
         .values(status="sending", updated_at=now)
     )
     return claimed.rowcount == 1

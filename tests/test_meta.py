@@ -33,6 +33,15 @@ def test_the_readme_lists_every_setting() -> None:
     assert missing == []
 
 
+def test_the_readme_configuration_table_lists_no_setting_that_is_gone() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `CORDWATCH_")]
+
+    listed = [line.split("`")[1].removeprefix("CORDWATCH_").lower() for line in rows]
+
+    assert sorted(listed) == sorted(Settings.model_fields)
+
+
 def test_the_readme_names_every_event_type() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -62,7 +62,6 @@ def receivers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recei
     config = tmp_path / "apprise.yml"
     monkeypatch.setenv("CORDWATCH_ALERT_CONFIG_PATH", str(config))
     monkeypatch.setenv("CORDWATCH_ALERT_RETRY_BACKOFF_SECONDS", "0")
-    monkeypatch.setenv("CORDWATCH_ALERT_SEND_RETRIES", "1")
     monkeypatch.setenv("CORDWATCH_ALERT_DELIVERY_ATTEMPTS", "3")
     monkeypatch.setenv("CORDWATCH_PREFECT_UI_URL", "http://prefect.example.org")
     get_settings.cache_clear()

@@ -36,17 +36,27 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return condition()
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog of 5 resets connections when a watch sends dozens at once.
+    request_queue_size = 256
+
+
 class JsonReceiver:
     """A threading HTTP server recording every JSON body posted to it, by path.
 
-    ``status`` is what it answers: 200, or 500 to play a failing service.
+    ``status`` is what it answers: 200, or 500 to play a failing service. ``delay`` is how
+    long it takes to answer, in seconds, or a function of the request's number (0, 1, ...):
+    a slow service. It records a request when it arrives, before answering, as a real service
+    may act on a page it never confirms. Closing it releases every request still waiting.
     """
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, delay: float | Callable[[int], float] = 0.0) -> None:
         self.status = status
+        self.delay = delay
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.raw: list[bytes] = []
         self._lock = threading.Lock()
+        self._closed = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,8 +64,12 @@ class JsonReceiver:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
                 with receiver._lock:
+                    number = len(receiver.raw)
                     receiver.raw.append(body)
                     receiver.received.append((self.path, json.loads(body)))
+                delay = receiver.delay(number) if callable(receiver.delay) else receiver.delay
+                if delay and receiver._closed.wait(delay):
+                    return  # closed while waiting: no answer
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -63,7 +77,7 @@ class JsonReceiver:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the base signature)
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -77,6 +91,7 @@ class JsonReceiver:
             return [body for p, body in self.received if path is None or p == f"/{path}"]
 
     def close(self) -> None:
+        self._closed.set()
         self.server.shutdown()
         self.server.server_close()
 
