@@ -214,3 +214,30 @@ def test_without_the_deployment_the_form_waits_pending_and_uses_no_attempt(
     (form,) = _board_forms(engine)
     assert (form["status"], form["attempts"]) == ("pending", 0)
     assert json.loads(form["result"]) == {"waiting": "no board-decision deployment"}
+
+
+def test_a_form_prefect_refuses_uses_its_attempts_then_is_undelivered_and_audited(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(pathway_id: str, listed_event_id: str) -> str:
+        raise RuntimeError("refused")  # not an unreachable Prefect: an attempt is used
+
+    monkeypatch.setattr(tasks.board_forms, "request_board_decision", refused)
+    _ingest(engine, listed_pathway("REF-B6", "b6"))
+
+    statuses = [
+        asyncio.run(run_pending_effects(None, NOW + timedelta(minutes=m))).get("undelivered", 0)
+        for m in range(1, tasks.board_forms.BOARD_FORM_ATTEMPTS + 2)
+    ]
+
+    assert statuses == [0] * (tasks.board_forms.BOARD_FORM_ATTEMPTS - 1) + [1, 0]
+    (form,) = _board_forms(engine)
+    assert (form["status"], form["attempts"]) == (
+        "undelivered",
+        tasks.board_forms.BOARD_FORM_ATTEMPTS,
+    )
+    with engine.connect() as conn:
+        reasons = conn.execute(
+            select(AUDIT.c.reason).where(AUDIT.c.action == "board_form.undelivered")
+        ).all()
+    assert [r.reason for r in reasons] == ["RuntimeError after 3 attempts"]
