@@ -1,9 +1,11 @@
 """The `board-decision` flow: a suspended run with a typed form for the tumour board's decision.
 
-Created when a pathway is listed for an MDT. Its description carries the clinical summary the
-board needs (category, imaging findings, Bilsky grade, SINS, clocks) and no patient identifiers.
-Resuming it in the Prefect UI records an `mdt.decided` event through the same intake as every
-other event; the clocks never wait for the form (the deadline watch alerts regardless).
+Created for every MDT listing, as the listing's ``board_form`` outbox effect
+(``tasks/board_forms.py``), by whichever run delivers the pathway's effects. Its description
+carries the clinical summary the board needs (category, imaging findings, Bilsky grade, SINS,
+clocks) and no patient identifiers. Resuming it in the Prefect UI records an `mdt.decided`
+event through the same intake as every other event; the clocks never wait for the form (the
+deadline watch alerts regardless).
 """
 
 from __future__ import annotations

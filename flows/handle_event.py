@@ -9,7 +9,6 @@ from prefect import flow, get_client, get_run_logger
 from prefect.runtime import flow_run
 
 from db.engine import reading
-from flows.notify import request_board_decision
 from tasks.effects import run_pending_effects
 from tasks.inbox import load_entry, mark_event_processed
 from tasks.views import emit_pathway_event, publish_pathway_views
@@ -44,8 +43,6 @@ async def handle_event(event_id: str) -> dict[str, Any]:
     await publish_pathway_views(entry.pathway_id, now)
     emit_pathway_event(entry, now)
     effects = await run_pending_effects(entry.pathway_id, now)
-    if entry.type == "mdt.listed":
-        await request_board_decision(entry)
     newly = mark_event_processed(event_id, now)
     logger.info(
         "%s %s %s", entry.pathway_id, entry.type, "processed" if newly else "was already processed"

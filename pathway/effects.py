@@ -1,4 +1,4 @@
-"""Effects an accepted event causes (letters, alerts), decided in the core and keyed by domain data.
+"""Effects an accepted event causes (letters, alerts, board forms), decided in the core and keyed by domain data.
 
 The intake writes each :class:`Effect` as an outbox row in the same transaction as the event, so an
 effect is never lost (a crash before delivery leaves it pending) and never doubled (the key is
@@ -28,10 +28,10 @@ EffectRule = Callable[[str, PathwayEvent, PathwayView | None, PathwayView], list
 """(internal pathway id, event, view before, view after) -> effects. Pure."""
 
 EVENT_EFFECT_RULES: list[EffectRule] = []
-"""Each feature (letters, alerts...) registers its rule here at import of its core module."""
+"""Each feature (letters, board forms...) registers its rule here at import of its core module."""
 
 
-FEATURE_RULE_MODULES = ("pathway.letters",)
+FEATURE_RULE_MODULES = ("pathway.letters", "pathway.board")
 """Core modules that register effect rules when imported (absent modules are skipped)."""
 
 

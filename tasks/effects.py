@@ -1,4 +1,4 @@
-"""Delivering pending outbox effects: each kind (letter, alert) has one handler task.
+"""Delivering pending outbox effects: each kind (letter, alert, board form) has one handler task.
 
 Handlers are registered by the feature modules (``tasks/letters.py``, ``tasks/alerts.py``). A
 handler receives one pending outbox row, delivers it and records the result; a failure leaves
@@ -32,7 +32,7 @@ def _load_handlers() -> None:
     # Importing a feature module registers its handler; a missing feature is simply absent.
     import importlib
 
-    for module in ("tasks.letters", "tasks.alerts"):
+    for module in ("tasks.letters", "tasks.alerts", "tasks.board_forms"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:

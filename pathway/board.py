@@ -1,0 +1,45 @@
+"""The tumour-board form an MDT listing owes, decided without I/O (pathway-spec.md section 3).
+
+An accepted ``mdt.listed`` owes one form: a suspended ``board-decision`` run in which the board
+records its decision. It is an outbox :class:`~pathway.effects.Effect` like a letter, so the
+intake queues it in the event's transaction whatever later processes the event (a
+``handle-event`` run, the deadline watch's re-drive, the bulk ``ingest`` flow), and it is
+keyed by the listing event, so a replay or a second delivery never opens a second form.
+"""
+
+from __future__ import annotations
+
+from pathway.effects import EVENT_EFFECT_RULES, Effect
+from pathway.engine import PathwayView
+from pathway.events import MdtListed, PathwayEvent
+
+BOARD_FORM = "board_form"
+"""The outbox kind of a tumour-board form."""
+
+
+def board_form_key(listed_event_id: str) -> str:
+    """The outbox key of the form a listing owes: one per ``mdt.listed`` event."""
+    return f"board-form:{listed_event_id}"
+
+
+def board_form_effects(
+    pathway_id: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+) -> list[Effect]:
+    """The board form an accepted event owes (an effect rule of :mod:`pathway.effects`).
+
+    Every listing owes its own form, a re-listing included: the board meets again and decides
+    again. The payload names the pathway and the listing by their ids only; the form's summary
+    is read from the database when it runs.
+    """
+    if not isinstance(event, MdtListed):
+        return []
+    return [
+        Effect(
+            kind=BOARD_FORM,
+            key=board_form_key(event.event_id),
+            payload={"pathway_id": pathway_id, "listed_event_id": event.event_id},
+        )
+    ]
+
+
+EVENT_EFFECT_RULES.append(board_form_effects)
