@@ -31,11 +31,14 @@ async def deliver_owed(moment: datetime) -> dict[str, int]:
     """Deliver everything owed at ``moment``: counts by ``"alert sent"``, ``"letter pending"``...
 
     Alerts first and concurrently (tasks/alerts.py); then letters, on worker processes when
-    many are owed (tasks/letters.py); then any other pending effect. The scheduled watch and
+    many are owed (tasks/letters.py), for at most half a watch interval (the rest wait for the
+    next watch, ``letter deferred``); then any other pending effect. The scheduled watch and
     ``cordwatch watch --once`` both end with this, so a watch run from cron alerts too.
     """
     alerts = await deliver_pending_alerts(moment)
-    letters = await deliver_pending_letters(moment)
+    letters = await deliver_pending_letters(
+        moment, budget_seconds=get_settings().watch_interval_seconds / 2
+    )
     effects = await run_pending_effects(None, moment)
     for status, count in alerts.items():
         effects[f"alert {status}"] = count

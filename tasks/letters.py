@@ -25,6 +25,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -349,17 +350,29 @@ of imports to start, worth it only for a batch: a back-dated bulk intake, a rest
 
 
 async def deliver_pending_letters(
-    now: datetime, *, pathway_id: str | None = None
+    now: datetime, *, pathway_id: str | None = None, budget_seconds: float | None = None
 ) -> dict[str, int]:
     """Produce and deliver every letter owed, rendering PDFs on ``letter_render_processes``
-    worker processes when many are owed; counts by new status."""
+    worker processes when many are owed; counts by new status.
+
+    Args:
+        budget_seconds: no letter is started once this much time has passed; the rest stay
+            pending, untouched (counted ``deferred``), for the next run. The deadline watch
+            sets it so that a backlog of letters (a bulk intake, a watch back from downtime)
+            never holds the watch past its interval: alerts and the board come every interval.
+    """
     settings = get_settings()
     rows = pending_rows(pathway_id, {"letter"}, now=now)
     processes = settings.letter_render_processes or os.cpu_count() or 1
     counts: dict[str, int] = {}
+    started = time.monotonic()
+
+    def out_of_time() -> bool:
+        return budget_seconds is not None and time.monotonic() - started >= budget_seconds
+
     if processes < 2 or len(rows) < POOL_FROM:
         for row in rows:
-            status = await deliver_letter(row, now)
+            status = "deferred" if out_of_time() else await deliver_letter(row, now)
             counts[status] = counts.get(status, 0) + 1
         return counts
     spawn = multiprocessing.get_context("spawn")  # never fork a process that holds threads
@@ -372,6 +385,8 @@ async def deliver_pending_letters(
 
         async def one(row: dict[str, Any]) -> str:
             async with gate:
+                if out_of_time():
+                    return "deferred"
                 return await deliver_letter(row, now, pdf_renderer=in_pool)
 
         for status in await asyncio.gather(*(one(row) for row in rows)):

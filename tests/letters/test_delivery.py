@@ -297,3 +297,21 @@ def test_a_template_version_recorded_by_a_concurrent_letter_is_not_a_failure(
     with engine.connect() as conn:
         kept = conn.execute(select(func.count()).select_from(LETTER_TEMPLATE)).scalar_one()
     assert kept == 1
+
+
+def test_a_watch_out_of_letter_time_leaves_the_rest_pending_untouched_for_the_next(
+    intake: Intake, engine: Engine
+) -> None:
+    """A backlog of letters (a bulk intake) never holds a deadline watch past its interval:
+    past its budget no letter is started, and the next run produces them."""
+    from tasks.letters import deliver_pending_letters
+
+    _ingest(intake)
+
+    deferred = asyncio.run(deliver_pending_letters(NOW, budget_seconds=0))
+    untouched = [(letter["status"], letter["attempts"]) for letter in _letters(engine)]
+    later = asyncio.run(deliver_pending_letters(NOW + timedelta(minutes=1)))
+
+    assert deferred == {"deferred": 10}
+    assert untouched == []  # no letter row produced, no attempt counted
+    assert later == {"sent": 10}
