@@ -179,7 +179,7 @@ def scheduled_delay(folder: Path, count: int, interval: int, receiver: Any) -> l
     from db.repository import PATHWAY
 
     with engine.connect() as conn:
-        ref_of = dict(conn.execute(select(PATHWAY.c.id, PATHWAY.c.reference)).all())
+        ref_of = dict(conn.execute(select(PATHWAY.c.id, PATHWAY.c.reference)).tuples().all())
     delays: list[float] = []
     tick = T0 + timedelta(hours=2)
     seen = 0

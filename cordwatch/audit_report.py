@@ -125,7 +125,9 @@ def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list
             .join(treated, treated.c.pathway_id == MILESTONE.c.pathway_id)
             .where(kind == "outcome.recorded", MILESTONE.c.occurred_at >= treated.c.treated_at)
             .order_by(MILESTONE.c.pathway_id, MILESTONE.c.occurred_at, MILESTONE.c.id)
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     return [
         PathwayFact(
