@@ -645,41 +645,38 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     began = datetime.now(UTC)
-    results: dict[str, Figures | str] = {}
+    print(
+        f"benchmarks/orchestration.py, {began:%Y-%m-%d %H:%M} UTC: --events {args.events} "
+        f"(one every {args.spacing:g} s) --burst {args.burst} --ingest-events "
+        f"{args.ingest_events:,} --pathways {args.pathways:,}; cordwatch serve --limit "
+        f"{args.limit}, runner poll 1 s, scheduled watch paused",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="cordwatch-orchestration-") as tmp:
         folder = Path(tmp)
         # The benchmark's own Prefect client keeps its files here, not in ~/.prefect.
         os.environ["PREFECT_HOME"] = str(folder / "client-home")
         os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
         for backend in backends:
+            title = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[backend]
             if backend == "postgres":
                 admin = _admin(args.postgres)
                 try:
                     admin.connect().close()
                 except OperationalError:
-                    results[backend] = f"skipped: no server at {args.postgres}"
+                    print(f"\n{title}: skipped, no server at {args.postgres}", flush=True)
                     continue
                 finally:
                     admin.dispose()
             (folder / backend).mkdir()
-            results[backend] = run_backend(backend, args, folder / backend)
-    print(
-        f"benchmarks/orchestration.py, {began:%Y-%m-%d %H:%M} UTC, "
-        f"{(datetime.now(UTC) - began).total_seconds() / 60:.1f} min: --events {args.events} "
-        f"(one every {args.spacing:g} s) --burst {args.burst} --ingest-events "
-        f"{args.ingest_events:,} --pathways {args.pathways:,}; cordwatch serve --limit "
-        f"{args.limit}, runner poll 1 s, scheduled watch paused"
-    )
-    for backend, figures in results.items():
-        title = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[backend]
-        print(f"\n{title} (cordwatch's database and Prefect's own)")
-        if isinstance(figures, str):
-            print(f"  {figures}")
-            continue
-        rows = table(figures)
-        width = max(len(name) for name, _ in rows)
-        for name, value in rows:
-            print(f"{name:<{width}}  {value}")
+            backend_began = time.perf_counter()
+            # Each table is printed as soon as its backend is done: an interrupted run keeps it.
+            rows = table(run_backend(backend, args, folder / backend))
+            minutes = (time.perf_counter() - backend_began) / 60
+            print(f"\n{title}, cordwatch's database and Prefect's own ({minutes:.1f} min)")
+            width = max(len(name) for name, _ in rows)
+            for name, value in rows:
+                print(f"{name:<{width}}  {value}", flush=True)
 
 
 if __name__ == "__main__":
