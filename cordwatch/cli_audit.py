@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import migrated_engine, moment_or_now
+from cordwatch.cli_common import console, migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
 from db.engine import reading
 
 audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 
 def _engine() -> Engine:
@@ -67,8 +66,14 @@ def audit_verify(as_json: JsonFlag = False) -> None:
         )
     else:
         out.print(
-            f"[red]audit chain broken at entry {report.problem.entry_id} "
-            f"({report.problem.kind}):[/red] {report.problem.explanation}"
+            Text.assemble(
+                (
+                    f"audit chain broken at entry {report.problem.entry_id} "
+                    f"({report.problem.kind}):",
+                    "red",
+                ),
+                f" {report.problem.explanation}",
+            )
         )
     if report.problem is not None:
         raise typer.Exit(1)
@@ -98,7 +103,7 @@ def timeline(
         try:
             found = pathway_timeline(conn, pathway, as_of=moment)
         except UnknownPathway as error:
-            err.print(f"[red]{error}[/red]")
+            err.print(str(error), style="red")
             raise typer.Exit(1) from error
     if png is not None:
         png.write_bytes(timeline_png(found, settings.timezone))
