@@ -576,6 +576,24 @@ from cordwatch.cli_letters import register as _register_letters  # noqa: E402
 _register_letters(app)
 
 
+def _private_data() -> None:
+    """Owner-only from here on, for this process and every one it starts (the Prefect server,
+    flow runs); data folders written by an earlier version are tightened."""
+    from pydantic import ValidationError
+
+    from db.private import restrict_umask, tighten
+
+    restrict_umask()
+    tighten(Path("cordwatch-data"))  # the defaults, the demo cohort and Prefect's database
+    try:
+        settings = get_settings()
+    except ValidationError:
+        return  # the command reports the configuration error itself
+    tighten(Path(settings.letters_dir))
+    tighten(Path(settings.report_dir))
+
+
 def main() -> None:
     """Console entry point."""
+    _private_data()
     app()

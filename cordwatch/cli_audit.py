@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from cordwatch.cli_common import console, migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
 from db.engine import reading
+from db.private import write_private
 
 audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
@@ -106,10 +107,10 @@ def timeline(
             err.print(str(error), style="red")
             raise typer.Exit(1) from error
     if png is not None:
-        png.write_bytes(timeline_png(found, settings.timezone))
+        write_private(png, timeline_png(found, settings.timezone))
         out.print(f"wrote {png}")
     if html is not None:
-        html.write_text(timeline_html(found, settings.timezone), encoding="utf-8")
+        write_private(html, timeline_html(found, settings.timezone))
         out.print(f"wrote {html}")
     if png is not None or html is not None:
         return
@@ -164,7 +165,7 @@ def report(
         for name in report_csv(result, csv_dir):
             out.print(f"wrote {name}")
     if html is not None:
-        html.write_text(report_html(result), encoding="utf-8")
+        write_private(html, report_html(result))
         out.print(f"wrote {html}")
     if csv_dir is not None or html is not None:
         return

@@ -17,6 +17,7 @@ from rich.table import Table
 from cordwatch.cli_common import console, migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
 from db.engine import reading
+from db.private import write_private
 
 letter_app = typer.Typer(help="Preview a letter, or deliver the letters owed now.")
 
@@ -129,7 +130,7 @@ def preview(
     rendered = render_letter(request.name, context, pdf=fmt is Format.PDF)
     content = rendered.content(fmt.value)
     if output is not None:
-        output.write_bytes(content)
+        write_private(output, content)
         err.print(f"wrote {output}")
     elif fmt is Format.PDF and sys.stdout.isatty():
         err.print("a PDF is binary: give --output FILE, or redirect stdout", style="red")

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Connection, select
 
 from cordwatch.settings import Settings
+from db.private import private_folder, write_private
 from db.repository import get_pathway, list_events, table
 from pathway.clocks import ClockStatus
 from pathway.engine import evaluate
@@ -249,13 +250,14 @@ def sha256(data: bytes) -> str:
 
 
 def write_files(directory: Path, stem: str, rendered: RenderedLetter) -> dict[str, Path]:
-    """Write the letter's three files atomically (a temporary file, then a rename)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the letter's three files atomically (a temporary file, then a rename), owner-only
+    in an owner-only folder (the letters name the patient)."""
+    private_folder(directory)
     paths: dict[str, Path] = {}
     for fmt in FORMATS:
         path = directory / f"{stem}.{fmt}"
         partial = directory / f".{stem}.{fmt}.partial"
-        partial.write_bytes(rendered.content(fmt))
+        write_private(partial, rendered.content(fmt))
         partial.replace(path)
         paths[fmt] = path
     return paths
