@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
@@ -130,6 +132,30 @@ def existing_outbox_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
             row.key for row in conn.execute(select(OUTBOX.c.key).where(OUTBOX.c.key.in_(part)))
         )
     return found
+
+
+def add_patients(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Insert patients, keeping the one already stored for an NHS number (race-safe).
+
+    Another intake may insert the same NHS number at the same moment: ``ON CONFLICT DO
+    NOTHING`` on the unique index waits for it and keeps its row, so no retry is needed.
+    Rows go in NHS number order, so concurrent writers take the index locks in one order.
+
+    Returns:
+        The stored patient id of each NHS number given (another writer's where it won).
+    """
+    if not rows:
+        return {}
+    ordered = sorted(rows, key=lambda row: row["nhs_number"] or "")
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        dialect_insert(PATIENT).on_conflict_do_nothing(
+            index_elements=[PATIENT.c.nhs_number],
+            index_where=PATIENT.c.nhs_number.is_not(None),
+        ),
+        ordered,
+    )
+    return patient_ids_by_nhs_number(conn, [row["nhs_number"] for row in rows if row["nhs_number"]])
 
 
 def patient_ids_by_nhs_number(conn: Connection, numbers: Sequence[str]) -> dict[str, str]:
