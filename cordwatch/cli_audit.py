@@ -49,7 +49,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 
 @audit_app.command("verify")
 def audit_verify(as_json: JsonFlag = False) -> None:
-    """Walk the audit hash chain; name the first entry changed, removed or inserted.
+    """Walk the audit hash chain; name the first entry changed, removed or inserted, and any
+    append-only trigger missing or disabled.
 
     Exit code 0 when the chain is intact, 1 otherwise.
     """
@@ -60,23 +61,29 @@ def audit_verify(as_json: JsonFlag = False) -> None:
         report = verify_chain(conn)
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
-    elif report.problem is None:
+    elif report.ok:
         out.print(
             f"audit chain intact: {report.entries} entries, head entry {report.head_id} "
             f"hash {report.head_hash}"
         )
     else:
-        out.print(
-            Text.assemble(
-                (
-                    f"audit chain broken at entry {report.problem.entry_id} "
-                    f"({report.problem.kind}):",
-                    "red",
-                ),
-                f" {report.problem.explanation}",
+        problem = report.problem
+        if problem is not None:
+            where = f" at entry {problem.entry_id}" if problem.entry_id else ""
+            out.print(
+                Text.assemble(
+                    (f"audit chain broken{where} ({problem.kind}):", "red"),
+                    f" {problem.explanation}",
+                )
             )
-        )
-    if report.problem is not None:
+        if report.missing_triggers:
+            out.print(
+                Text.assemble(
+                    ("append-only triggers missing or disabled:", "red"),
+                    " " + ", ".join(report.missing_triggers),
+                )
+            )
+    if not report.ok:
         raise typer.Exit(1)
 
 

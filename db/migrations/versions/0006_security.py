@@ -5,6 +5,13 @@ index) are merged onto the oldest row: its pathways and theirs then belong to it
 are deleted, and one ``patient.merged`` audit entry per NHS number records which opaque
 patient ids were merged into which, and the pathways repointed (no identifier).
 
+The audit chain gets its ``audit.genesis`` entry: entry 1 of an empty trail (a new database),
+or appended to a trail written before this migration, whose first entries are accepted as they
+are (entry 1 chained to zeros). From here a trail without it, or without its head row, has been
+emptied. SQLite gets a trigger refusing ``INSERT OR REPLACE`` over an existing entry (REPLACE
+deletes the old row without firing the DELETE trigger). PostgreSQL's triggers already refuse
+``INSERT ... ON CONFLICT DO UPDATE``, which fires the UPDATE trigger.
+
 Revision ID: 0006
 Revises: 0005
 """
@@ -35,6 +42,16 @@ def upgrade() -> None:
             sqlite_where=sa.text(NOT_NULL),
             postgresql_where=sa.text(NOT_NULL),
         )
+    _seal_audit_chain()
+
+
+def _seal_audit_chain() -> None:
+    from db.audit import SQLITE_TRIGGERS, append_audit, genesis_entry
+
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        op.execute(SQLITE_TRIGGERS["audit_entry_no_replace"])
+    append_audit(bind, [genesis_entry(datetime.now(UTC), source="migration 0006")])
 
 
 def _merge_duplicate_patients() -> None:
@@ -82,6 +99,9 @@ def _merge_duplicate_patients() -> None:
 
 
 def downgrade() -> None:
+    # The genesis and patient.merged entries stay: the trail is append-only.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS audit_entry_no_replace")
     with op.batch_alter_table("patient", schema=None) as batch_op:
         batch_op.drop_index("uq_patient_nhs_number")
         batch_op.create_index("ix_patient_nhs_number", ["nhs_number"], unique=False)
