@@ -386,7 +386,10 @@ def _canonical_time(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):  # SQLite: naive UTC text, as UTCDateTime writes it
-        value = datetime.fromisoformat(value)
+        try:
+            return datetime.fromisoformat(value + "+00:00").isoformat()
+        except ValueError:
+            value = datetime.fromisoformat(value)  # text with its own offset
     if not isinstance(value, datetime):
         raise TypeError(type(value).__name__)
     moment: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ Each test acts as an attacker with database access, on SQLite and PostgreSQL, th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text, update
@@ -156,3 +157,42 @@ def test_an_untouched_trail_verifies_with_every_trigger(engine: Engine, trail: i
         None,
         [],
     )
+
+
+def test_a_trail_written_before_migration_0006_still_verifies(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from db.audit import append_audit, verify_chain
+    from db.engine import make_engine
+    from db.migrate import upgrade
+    from tests.conftest import NOW
+
+    engine = make_engine(f"sqlite:///{tmp_path}/before.db")
+    upgrade(engine, "0005")
+    with engine.begin() as conn:
+        append_audit(
+            conn,
+            [
+                {
+                    "at": NOW + timedelta(seconds=n),
+                    "action": "event.accepted",
+                    "occurred_at": NOW - timedelta(hours=n),
+                    "actor": "Sam",
+                    "details": {"n": n},
+                }
+                for n in range(5)
+            ],
+        )
+    with engine.connect() as conn:
+        before = conn.execute(select(AUDIT.c.id, AUDIT.c.entry_hash).order_by(AUDIT.c.id)).all()
+
+    upgrade(engine)
+
+    with engine.connect() as conn:
+        after = conn.execute(select(AUDIT.c.id, AUDIT.c.entry_hash).order_by(AUDIT.c.id)).all()
+        last = conn.execute(select(AUDIT.c.action).where(AUDIT.c.id == 6)).scalar_one()
+        report = verify_chain(conn)
+    engine.dispose()
+    assert after[:5] == before  # the entries and their hashes are untouched
+    assert last == GENESIS_ACTION
+    assert (report.ok, report.entries) == (True, 6)
