@@ -57,7 +57,10 @@ def create_private(path: Path) -> None:
 def tighten(folder: Path) -> None:
     """Take group and other access away from everything under ``folder`` (symlinks untouched).
 
-    For data folders written before files were created owner-only.
+    For data folders written before files were created owner-only. Runs at every command, so
+    it descends only into subfolders that were open to others (a folder cordwatch created
+    owner-only holds only files it created owner-only): a letters folder of a million files
+    costs one look at each pathway's folder, not at each file.
     """
     if not folder.is_dir() or folder.is_symlink():
         return
@@ -66,7 +69,12 @@ def tighten(folder: Path) -> None:
         _tighten_one(here, FOLDER_MODE)
         for name in files:
             _tighten_one(here / name, FILE_MODE)
-        folders[:] = [name for name in folders if not (here / name).is_symlink()]
+        folders[:] = [name for name in folders if _open_to_others(here / name)]
+
+
+def _open_to_others(path: Path) -> bool:
+    details = path.lstat()
+    return not stat.S_ISLNK(details.st_mode) and bool(details.st_mode & 0o077)
 
 
 def _tighten_one(path: Path, mode: int) -> None:
