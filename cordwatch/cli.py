@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import migrated_engine, moment_or_now, parse_moment
+from cordwatch.cli_common import console, migrated_engine, moment_or_now, parse_moment
 from cordwatch.intake import Intake, IntakeResult
 from cordwatch.settings import Settings, get_settings
 from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
@@ -34,8 +34,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Create and migrate the cordwatch database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 AsOf = Annotated[
     str | None,
@@ -52,7 +52,7 @@ def _intake(settings: Settings, engine: Engine) -> Intake:
     try:
         settings.pinned_rules()
     except RulesetError as error:
-        err.print(f"[red]configuration error:[/red] {error}")
+        err.print(Text.assemble(("configuration error:", "red"), f" {error}"))
         raise typer.Exit(2) from error
     # Effects run after intake: in a `handle-event` flow run when Prefect is configured, or by
     # the next deadline watch (which processes every accepted event left unprocessed).
@@ -72,7 +72,8 @@ def _notify(engine: Engine, result: IntakeResult) -> None:
 
     if not api_healthy(api_url):
         err.print(
-            "[yellow]Prefect is not reachable: the deadline watch will process these events[/yellow]"
+            "Prefect is not reachable: the deadline watch will process these events",
+            style="yellow",
         )
         return
     from flows.notify import notify_event
@@ -253,10 +254,10 @@ def show(
         try:
             pathway_id, view, rules = pathway_view(conn, pathway, as_of=moment)
         except UnknownPathway as error:
-            err.print(f"[red]{error}[/red]")
+            err.print(str(error), style="red")
             raise typer.Exit(1) from error
         except EventRejected as error:  # no referral by --as-of
-            err.print(f"[red]nothing recorded for {pathway} by {moment.isoformat()}[/red]")
+            err.print(f"nothing recorded for {pathway} by {moment.isoformat()}", style="red")
             raise typer.Exit(1) from error
     document = show_json(pathway_id, view, rules, as_of=moment)
     if as_json:
@@ -264,14 +265,17 @@ def show(
         return
     zone = settings.pinned_rules().zone
     out.print(
-        f"[bold]{pathway_id}[/bold] ({document['reference']})  {document['category']}  "
-        f"stage {document['stage']}  {document['status']}"
-        + (f" ({document['closed_reason']})" if document["closed_reason"] else "")
-        + f"  ruleset {document['ruleset']}"
+        Text.assemble(
+            (pathway_id, "bold"),
+            f" ({document['reference']})  {document['category']}  "
+            f"stage {document['stage']}  {document['status']}"
+            + (f" ({document['closed_reason']})" if document["closed_reason"] else "")
+            + f"  ruleset {document['ruleset']}",
+        )
     )
     if view.steroids_to_stop:
         out.print(
-            "[yellow]MSCC ruled out: the steroid course is flagged for stopping (D10)[/yellow]"
+            "MSCC ruled out: the steroid course is flagged for stopping (D10)", style="yellow"
         )
     milestones = Table("when", "milestone", title="Milestones")
     for m in view.milestones:
@@ -291,7 +295,7 @@ def show(
             local_time(datetime.fromisoformat(c["starts_at"]), zone),
             local_time(datetime.fromisoformat(c["due_at"]), zone),
             local_time(datetime.fromisoformat(c["stopped_at"]), zone) if c["stopped_at"] else "-",
-            f"[{colour}]{status}[/{colour}]" if colour else status,
+            Text(status, style=colour),
             c["reason"] or "",
         )
     out.print(clocks)
@@ -324,7 +328,7 @@ def _print_board(rows: list[BoardRow], moment: datetime, settings: Settings) -> 
             r.clock_id or "-",
             local_time(r.due_at, zone),
             human_delta(r.time_left) if r.time_left is not None else "-",
-            f"[{colour}]{mark}[/{colour}]",
+            Text(mark, style=colour),
         )
     out.print(table)
 
@@ -367,9 +371,10 @@ def board_command(
         since = pulse.last_sweep_at or pulse.first_event_received_at
         zone = settings.pinned_rules().zone
         out.print(
-            "[bold red]DEADLINE WATCH DOWN: no sweep since "
+            "DEADLINE WATCH DOWN: no sweep since "
             f"{local_time(since, zone) if since else 'it started'}. Clocks on this board are "
-            "computed now, but nobody is being alerted: call ops.[/bold red]"
+            "computed now, but nobody is being alerted: call ops.",
+            style="bold red",
         )
     _print_board(rows, moment, settings)
 
@@ -501,8 +506,9 @@ def watch(
         return
     if report.preview:
         err.print(
-            f"[yellow]{moment.isoformat()} is in the future: this is a preview. Nothing was "
-            "queued, sent or recorded as a sweep; the alerts listed would be owed then.[/yellow]"
+            f"{moment.isoformat()} is in the future: this is a preview. Nothing was "
+            "queued, sent or recorded as a sweep; the alerts listed would be owed then.",
+            style="yellow",
         )
     queued = "alerts would be owed" if report.preview else "alerts queued"
     out.print(
@@ -518,6 +524,17 @@ def watch(
         out.print("delivered: " + ", ".join(f"{n} {s}" for s, n in sorted(delivered.items())))
     elif deliver and not report.preview:
         out.print("delivered: nothing was owed")
+
+
+def _say_serve(line: str) -> None:
+    """`serve`'s own lines carry Rich markup (ids and states only); anything else is text."""
+    from rich.errors import MarkupError
+
+    try:
+        text = Text.from_markup(line, emoji=False)
+    except MarkupError:
+        text = Text(line)
+    out.print(text)
 
 
 @app.command("serve")
@@ -540,9 +557,9 @@ def serve_command(
     from cordwatch.serve import ServeRefused, serve
 
     try:
-        serve(port=port, demo=demo, patients=patients, seed=seed, limit=limit, say=out.print)
+        serve(port=port, demo=demo, patients=patients, seed=seed, limit=limit, say=_say_serve)
     except ServeRefused as refused:
-        err.print(f"[red]cordwatch serve: {refused}[/red]", highlight=False, soft_wrap=True)
+        err.print(f"cordwatch serve: {refused}", style="red", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from refused
 
 
@@ -559,6 +576,24 @@ from cordwatch.cli_letters import register as _register_letters  # noqa: E402
 _register_letters(app)
 
 
+def _private_data() -> None:
+    """Owner-only from here on, for this process and every one it starts (the Prefect server,
+    flow runs); data folders written by an earlier version are tightened."""
+    from pydantic import ValidationError
+
+    from db.private import restrict_umask, tighten
+
+    restrict_umask()
+    tighten(Path("cordwatch-data"))  # the defaults, the demo cohort and Prefect's database
+    try:
+        settings = get_settings()
+    except ValidationError:
+        return  # the command reports the configuration error itself
+    tighten(Path(settings.letters_dir))
+    tighten(Path(settings.report_dir))
+
+
 def main() -> None:
     """Console entry point."""
+    _private_data()
     app()

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import migrated_engine, moment_or_now
+from cordwatch.cli_common import console, migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
 from db.engine import reading
 from pathway.alerts import ALL_TAGS
@@ -23,8 +22,8 @@ alerts_app = typer.Typer(
     invoke_without_command=True,
 )
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 AsOf = Annotated[
@@ -71,9 +70,11 @@ def alerts_list(
             f"{name} {'ok' if result['ok'] else 'FAILED'}"
             for name, result in alert["services"].items()
         )
-        status = alert["status"]
-        if status == "undelivered":
-            status = "[red]UNDELIVERED[/red]"
+        status = (
+            Text("UNDELIVERED", style="red")
+            if alert["status"] == "undelivered"
+            else Text(alert["status"])
+        )
         table.add_row(
             alert["id"],
             alert["pathway_id"] or "-",
@@ -116,8 +117,8 @@ def alerts_test(
     else:
         for one, results in report.items():
             for result in results:
-                mark = "ok" if result["ok"] else "[red]FAILED[/red]"
-                out.print(f"{one:<18} {result['service']:<40} {mark}")
+                mark = ("ok", "") if result["ok"] else ("FAILED", "red")
+                out.print(Text.assemble(f"{one:<18} {result['service']:<40} ", mark))
     if failed:
         raise typer.Exit(1)
 
@@ -152,8 +153,12 @@ def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     if as_json:
         out.print_json(json.dumps(summary))
     else:
-        state = "[red]DOWN[/red]" if dead else "alive"
-        out.print(f"deadline watch {state}; last sweep {summary['last_sweep_at'] or 'never'}")
+        state = ("DOWN", "red") if dead else ("alive", "")
+        out.print(
+            Text.assemble(
+                "deadline watch ", state, f"; last sweep {summary['last_sweep_at'] or 'never'}"
+            )
+        )
         if queued is not None:
             out.print(f"heartbeat alert {queued.alert_id} queued for ops: {delivered}")
     if dead:
@@ -181,10 +186,10 @@ def ack(
             new_pathway_rules=settings.pinned_rules,
         )
     except UnknownAlert as error:
-        err.print(f"[red]{error}[/red]")
+        err.print(str(error), style="red")
         raise typer.Exit(1) from error
     except ValueError as error:
-        err.print(f"[red]refused:[/red] {error}")
+        err.print(Text.assemble(("refused:", "red"), f" {error}"))
         raise typer.Exit(1) from error
     if as_json:
         out.print_json(json.dumps(done.as_dict()))

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import migrated_engine, moment_or_now
+from cordwatch.cli_common import console, migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
 from db.engine import reading
+from db.private import write_private
 
 audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 
 def _engine() -> Engine:
@@ -49,7 +49,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 
 @audit_app.command("verify")
 def audit_verify(as_json: JsonFlag = False) -> None:
-    """Walk the audit hash chain; name the first entry changed, removed or inserted.
+    """Walk the audit hash chain; name the first entry changed, removed or inserted, and any
+    append-only trigger missing or disabled.
 
     Exit code 0 when the chain is intact, 1 otherwise.
     """
@@ -60,17 +61,29 @@ def audit_verify(as_json: JsonFlag = False) -> None:
         report = verify_chain(conn)
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
-    elif report.problem is None:
+    elif report.ok:
         out.print(
             f"audit chain intact: {report.entries} entries, head entry {report.head_id} "
             f"hash {report.head_hash}"
         )
     else:
-        out.print(
-            f"[red]audit chain broken at entry {report.problem.entry_id} "
-            f"({report.problem.kind}):[/red] {report.problem.explanation}"
-        )
-    if report.problem is not None:
+        problem = report.problem
+        if problem is not None:
+            where = f" at entry {problem.entry_id}" if problem.entry_id else ""
+            out.print(
+                Text.assemble(
+                    (f"audit chain broken{where} ({problem.kind}):", "red"),
+                    f" {problem.explanation}",
+                )
+            )
+        if report.missing_triggers:
+            out.print(
+                Text.assemble(
+                    ("append-only triggers missing or disabled:", "red"),
+                    " " + ", ".join(report.missing_triggers),
+                )
+            )
+    if not report.ok:
         raise typer.Exit(1)
 
 
@@ -98,13 +111,13 @@ def timeline(
         try:
             found = pathway_timeline(conn, pathway, as_of=moment)
         except UnknownPathway as error:
-            err.print(f"[red]{error}[/red]")
+            err.print(str(error), style="red")
             raise typer.Exit(1) from error
     if png is not None:
-        png.write_bytes(timeline_png(found, settings.timezone))
+        write_private(png, timeline_png(found, settings.timezone))
         out.print(f"wrote {png}")
     if html is not None:
-        html.write_text(timeline_html(found, settings.timezone), encoding="utf-8")
+        write_private(html, timeline_html(found, settings.timezone))
         out.print(f"wrote {html}")
     if png is not None or html is not None:
         return
@@ -159,7 +172,7 @@ def report(
         for name in report_csv(result, csv_dir):
             out.print(f"wrote {name}")
     if html is not None:
-        html.write_text(report_html(result), encoding="utf-8")
+        write_private(html, report_html(result))
         out.print(f"wrote {html}")
     if csv_dir is not None or html is not None:
         return

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import typer
+from rich.console import Console
 from sqlalchemy import Engine
 
 from cordwatch.settings import Settings, get_settings
 from db.engine import make_engine
 from db.migrate import upgrade
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console that prints every string as text: no Rich markup, no emoji codes.
+
+    References, names and reasons come from the feeds; read as markup, a ``[/red]`` in one
+    of them crashed the board for everyone while that pathway was open. Styling is given
+    explicitly instead (``style=`` or :class:`rich.text.Text`).
+    """
+    if stderr:
+        return Console(stderr=True, markup=False, emoji=False)
+    return Console(width=None if sys.stdout.isatty() else 160, markup=False, emoji=False)
 
 
 def parse_moment(text: str, option: str) -> datetime:

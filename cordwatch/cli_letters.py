@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from cordwatch.cli_common import migrated_engine, moment_or_now
+from cordwatch.cli_common import console, migrated_engine, moment_or_now
 from cordwatch.settings import get_settings
 from db.engine import reading
+from db.private import write_private
 
 letter_app = typer.Typer(help="Preview a letter, or deliver the letters owed now.")
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 AsOf = Annotated[
@@ -51,7 +51,7 @@ def letters(
         try:
             row = get_pathway(conn, pathway)
         except UnknownPathway as error:
-            err.print(f"[red]{error}[/red]")
+            err.print(str(error), style="red")
             raise typer.Exit(1) from error
         found = list_letters(conn, row.id)
     if as_json:
@@ -122,18 +122,18 @@ def preview(
         )
         context = context_for(request, facts, settings=settings, produced_at=moment)
     except UnknownPathway as error:
-        err.print(f"[red]{error}[/red]")
+        err.print(str(error), style="red")
         raise typer.Exit(1) from error
     except (LetterNotApplicable, ValueError) as error:
-        err.print(f"[red]{error}[/red]")
+        err.print(str(error), style="red")
         raise typer.Exit(1) from error
     rendered = render_letter(request.name, context, pdf=fmt is Format.PDF)
     content = rendered.content(fmt.value)
     if output is not None:
-        output.write_bytes(content)
+        write_private(output, content)
         err.print(f"wrote {output}")
     elif fmt is Format.PDF and sys.stdout.isatty():
-        err.print("[red]a PDF is binary: give --output FILE, or redirect stdout[/red]")
+        err.print("a PDF is binary: give --output FILE, or redirect stdout", style="red")
         raise typer.Exit(2)
     else:
         sys.stdout.buffer.write(content)
@@ -157,7 +157,7 @@ def show(
     with reading(engine) as conn:
         record = letter_record(conn, letter_id.strip())
     if record is None:
-        err.print(f"[red]no letter with id {letter_id!r}[/red]")
+        err.print(f"no letter with id {letter_id!r}", style="red")
         raise typer.Exit(1)
     intact = all(state == "intact" for state in record["files_check"].values())
     if as_json:
@@ -214,7 +214,7 @@ def deliver(
             try:
                 pathway_id = get_pathway(conn, pathway).id
             except UnknownPathway as error:
-                err.print(f"[red]{error}[/red]")
+                err.print(str(error), style="red")
                 raise typer.Exit(1) from error
     counts = asyncio.run(deliver_pending_letters(moment, pathway_id=pathway_id))
     if as_json:

@@ -26,7 +26,7 @@ from db.repository import (
     MILESTONE,
     OUTBOX,
     PATHWAY,
-    PATIENT,
+    add_patients,
     existing_event_hashes,
     insert_new,
     list_events,
@@ -528,8 +528,13 @@ class Intake:
                     fresh.append({**patient, "created_at": now})
                     if patient["nhs_number"]:
                         existing[patient["nhs_number"]] = patient["id"]
-            if fresh:
-                conn.execute(insert(PATIENT), fresh)
+            stored = add_patients(conn, fresh)
+            for patient in fresh:
+                winner = stored.get(patient["nhs_number"] or "", patient["id"])
+                if winner != patient["id"]:  # another intake stored this patient meanwhile
+                    for p in batch.touched.values():
+                        if p.patient_id == patient["id"]:
+                            p.patient_id = winner
         new_rows = []
         updates = []
         for p in batch.touched.values():

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Connection, select
 
 from cordwatch.settings import Settings
+from db.private import private_folder, write_private
 from db.repository import get_pathway, list_events, table
 from pathway.clocks import ClockStatus
 from pathway.engine import evaluate
@@ -249,13 +250,14 @@ def sha256(data: bytes) -> str:
 
 
 def write_files(directory: Path, stem: str, rendered: RenderedLetter) -> dict[str, Path]:
-    """Write the letter's three files atomically (a temporary file, then a rename)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the letter's three files atomically (a temporary file, then a rename), owner-only
+    in an owner-only folder (the letters name the patient)."""
+    private_folder(directory)
     paths: dict[str, Path] = {}
     for fmt in FORMATS:
         path = directory / f"{stem}.{fmt}"
         partial = directory / f".{stem}.{fmt}.partial"
-        partial.write_bytes(rendered.content(fmt))
+        write_private(partial, rendered.content(fmt))
         partial.replace(path)
         paths[fmt] = path
     return paths
@@ -312,12 +314,37 @@ def list_letters(conn: Connection, pathway_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def _produced_hashes(conn: Connection, pathway_id: str, ident: str) -> dict[str, Any] | None:
+    """The file hashes the hash-chained ``letter.produced`` audit entry recorded, if any."""
+    from db.repository import AUDIT
+
+    for details in conn.execute(
+        select(AUDIT.c.details)
+        .where(AUDIT.c.action == "letter.produced")
+        .where(AUDIT.c.pathway_id == pathway_id)
+        .order_by(AUDIT.c.id)
+    ).scalars():
+        try:
+            recorded = json.loads(details) if details else {}
+        except (TypeError, ValueError):
+            continue  # a damaged entry: `audit verify` reports it
+        if isinstance(recorded, dict) and recorded.get("letter_id") == ident:
+            return recorded
+    return None
+
+
 def letter_record(conn: Connection, ident: str) -> dict[str, Any] | None:
     """One letter as the audit needs it: its row, whether each file still matches the hash
-    recorded when it was sent, and the sources of the template version that rendered it."""
+    recorded when it was sent, and the sources of the template version that rendered it.
+
+    A file is intact only when its SHA-256 is the one in the ``letter.produced`` audit entry
+    (hash-chained, so it cannot be edited unnoticed) as well as in the letter row: editing a
+    file and its row's hash together is still seen.
+    """
     row = conn.execute(select(LETTER).where(LETTER.c.id == ident)).first()
     if row is None:
         return None
+    produced = _produced_hashes(conn, row.pathway_id, row.id)
     files: dict[str, str] = {}
     for fmt, path_column, hash_column in (
         ("html", "html_path", "html_sha256"),
@@ -327,9 +354,20 @@ def letter_record(conn: Connection, ident: str) -> dict[str, Any] | None:
         path = Path(getattr(row, path_column))
         if not path.is_file():
             files[fmt] = "missing"
+            continue
+        actual = sha256(path.read_bytes())
+        audited = produced.get(hash_column) if produced is not None else None
+        if produced is None:
+            files[fmt] = "not verifiable: no letter.produced audit entry for this letter"
+        elif actual == audited == getattr(row, hash_column):
+            files[fmt] = "intact"
+        elif actual == getattr(row, hash_column):
+            files[fmt] = (
+                "changed since it was sent (its hash in the letter row was changed too; "
+                "the audit trail holds the original)"
+            )
         else:
-            same = sha256(path.read_bytes()) == getattr(row, hash_column)
-            files[fmt] = "intact" if same else "changed since it was sent"
+            files[fmt] = "changed since it was sent"
     sources = conn.execute(
         select(LETTER_TEMPLATE.c.sources).where(LETTER_TEMPLATE.c.version == row.template_version)
     ).scalar()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from db.private import create_private, private_folder
+
 
 def api_healthy(api_url: str, timeout: float = 1.0) -> bool:
     """True when a Prefect API answers its health check at ``api_url``."""
@@ -43,7 +45,7 @@ def start_server(
     Raises:
         RuntimeError: the server did not answer within ``wait_seconds``.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    private_folder(home)  # Prefect's database holds flow parameters and logs
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
@@ -55,6 +57,7 @@ def start_server(
     if database_url is not None:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     prefect = Path(sys.executable).with_name("prefect")
+    create_private(log)
     handle = log.open("ab")
     process = subprocess.Popen(
         [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],

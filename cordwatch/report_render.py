@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from cordwatch.audit_report import Timeline, TimelineClock
+from db.private import create_private, private_folder
 from pathway.alerts import CATEGORY_WORDS
 from pathway.report import STANDARDS, ClockFact, PerformanceReport, status_at
 
@@ -410,7 +411,7 @@ def report_text(report: PerformanceReport) -> str:
 
 def report_csv(report: PerformanceReport, folder: Path) -> list[Path]:
     """clocks.csv, kpis.csv, breaches.csv and weekly.csv in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     document = report.as_dict()
     tables: dict[str, list[dict[str, Any]]] = {
         "clocks": [
@@ -429,6 +430,7 @@ def report_csv(report: PerformanceReport, folder: Path) -> list[Path]:
     written = []
     for name, rows in tables.items():
         path = folder / f"{name}.csv"
+        create_private(path)  # the breaches table lists references
         with path.open("w", newline="", encoding="utf-8") as handle:
             if rows:
                 writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cordwatch.prefect_server import api_healthy, start_server, stop_server
 from db.engine import reading
+from db.private import write_private
 
 DATA = Path("cordwatch-data")
 LOCK_FILE = "serve.lock"
@@ -133,9 +134,8 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     ]
     live_ids = {e["event_id"] for e in live}
     cohort = DATA / "demo-cohort.jsonl"
-    cohort.write_text(
-        "".join(json.dumps(e) + "\n" for e in events if e["event_id"] not in live_ids),
-        encoding="utf-8",
+    write_private(  # the simulated cohort has names and NHS numbers: owner-only
+        cohort, "".join(json.dumps(e) + "\n" for e in events if e["event_id"] not in live_ids)
     )
     for _ in range(120):
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.private import private_folder
 from pathway.errors import RulesetError
 from pathway.ruleset import DEFAULT_RULESET, PinnedRules, load_ruleset, pin_rules
 
@@ -182,7 +183,7 @@ class Settings(BaseSettings):
         """The database URL, creating the folder of a SQLite file on first use."""
         url = self.database_url.get_secret_value()
         if url.startswith("sqlite:///") and url not in {"sqlite:///:memory:"}:
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            private_folder(Path(url.removeprefix("sqlite:///")).parent)
         return url
 
     def pinned_rules(self) -> PinnedRules:

@@ -13,16 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
+
+from db.private import FILE_MODE, create_private
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine for a SQLite file, in-memory SQLite or PostgreSQL URL."""
     if url.startswith("sqlite"):
         memory = url in {"sqlite://", "sqlite:///:memory:"}
+        if not memory:
+            _private_sqlite_files(url)
         engine = create_engine(
             url,
             echo=echo,
@@ -37,6 +42,23 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if engine.dialect.name == "postgresql":
         _configure_postgresql(engine)
     return engine
+
+
+def _private_sqlite_files(url: str) -> None:
+    """Create the SQLite file owner-only before SQLite does (with the umask's 0644); SQLite
+    gives its -wal and -shm files the database file's mode. Files of an existing database are
+    tightened."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite reports the missing folder itself
+    create_private(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            companion.chmod(FILE_MODE)
 
 
 def _configure_postgresql(engine: Engine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime
@@ -18,9 +18,20 @@ class PatientRow(SQLModel, table=True):
     """A person. Identifiers live here and in letters addressed to entitled recipients only."""
 
     __tablename__ = "patient"
+    # One patient per NHS number (migration 0006): concurrent intakes insert with ON CONFLICT
+    # DO NOTHING on it. Partial, because a referral may come without an NHS number.
+    __table_args__ = (
+        Index(
+            "uq_patient_nhs_number",
+            "nhs_number",
+            unique=True,
+            sqlite_where=text("nhs_number IS NOT NULL"),
+            postgresql_where=text("nhs_number IS NOT NULL"),
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
-    nhs_number: str | None = Field(default=None, max_length=10, index=True)
+    nhs_number: str | None = Field(default=None, max_length=10)
     mrn: str | None = Field(default=None, max_length=200, index=True)
     given_name: str = Field(max_length=200)
     family_name: str = Field(max_length=200)

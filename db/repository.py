@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
@@ -145,10 +146,34 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
         return set()
     statement: Any
     if conn.dialect.name == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+        statement = postgresql_insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
     else:
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
     return set(conn.execute(statement.returning(table.c.key), list(rows)).scalars())
+
+
+def add_patients(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Insert patients, keeping the one already stored for an NHS number (race-safe).
+
+    Another intake may insert the same NHS number at the same moment: ``ON CONFLICT DO
+    NOTHING`` on the unique index waits for it and keeps its row, so no retry is needed.
+    Rows go in NHS number order, so concurrent writers take the index locks in one order.
+
+    Returns:
+        The stored patient id of each NHS number given (another writer's where it won).
+    """
+    if not rows:
+        return {}
+    ordered = sorted(rows, key=lambda row: row["nhs_number"] or "")
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        dialect_insert(PATIENT).on_conflict_do_nothing(
+            index_elements=[PATIENT.c.nhs_number],
+            index_where=PATIENT.c.nhs_number.is_not(None),
+        ),
+        ordered,
+    )
+    return patient_ids_by_nhs_number(conn, [row["nhs_number"] for row in rows if row["nhs_number"]])
 
 
 def patient_ids_by_nhs_number(conn: Connection, numbers: Sequence[str]) -> dict[str, str]:

@@ -25,7 +25,7 @@ from cordwatch.settings import get_settings
 from cordwatch.views import local_time, pathway_view, show_json
 from db.engine import make_engine, reading
 from flows.notify import notify_event
-from pathway.display import safe_details
+from pathway.display import markdown_text, safe_details
 from pathway.events import Plan
 
 
@@ -46,7 +46,10 @@ class BoardDecision(RunInput):
 
 
 def clinical_summary(document: dict[str, Any], zone: Any) -> str:
-    """Markdown for the form: what the board needs to decide, without identifiers."""
+    """Markdown for the form: what the board needs to decide, without identifiers.
+
+    Values are coded facts, still escaped (:func:`markdown_text`) so none can format the form.
+    """
     findings = [
         safe_details(m["type"], m["details"])
         | {"at": local_time(datetime.fromisoformat(m["at"]), zone)}
@@ -54,9 +57,10 @@ def clinical_summary(document: dict[str, Any], zone: Any) -> str:
         if m["type"] == "imaging.reported"
     ]
     lines = [
-        f"## Tumour board decision for {document['id']}",
+        f"## Tumour board decision for {markdown_text(document['id'])}",
         "",
-        f"**Category:** {document['category']} · **stage:** {document['stage']}",
+        f"**Category:** {markdown_text(document['category'])} · "
+        f"**stage:** {markdown_text(document['stage'])}",
         "",
         "### Imaging",
     ]
@@ -64,15 +68,15 @@ def clinical_summary(document: dict[str, Any], zone: Any) -> str:
         lines.append("No imaging report recorded yet.")
     for finding in findings:
         lines.append(
-            f"- {finding['at']}: finding **{finding.get('finding', '?')}**, "
-            f"Bilsky grade {finding.get('bilsky_grade', 'not recorded')}, "
-            f"SINS {finding.get('sins', 'not recorded')}"
+            f"- {finding['at']}: finding **{markdown_text(finding.get('finding', '?'))}**, "
+            f"Bilsky grade {markdown_text(finding.get('bilsky_grade', 'not recorded'))}, "
+            f"SINS {markdown_text(finding.get('sins', 'not recorded'))}"
         )
     lines += ["", "### Clocks", "", "| clock | due | status |", "|---|---|---|"]
     for clock in document["clocks"]:
         status = clock["status"] + (" (at risk)" if clock["at_risk"] else "")
         due = local_time(datetime.fromisoformat(clock["due_at"]), zone)
-        lines.append(f"| {clock['id']} | {due} | {status} |")
+        lines.append(f"| {markdown_text(clock['id'])} | {due} | {markdown_text(status)} |")
     lines += ["", "Submitting records an `mdt.decided` event. The clocks keep running until then."]
     return "\n".join(lines)
 

@@ -15,6 +15,7 @@ from cordwatch.report_render import percent, report_html
 from cordwatch.settings import get_settings
 from db.audit import verify_chain
 from db.engine import make_engine, reading
+from db.private import private_folder, write_private
 from pathway.report import PerformanceReport
 from tasks.views import render_artifact
 
@@ -42,9 +43,9 @@ def build_performance_report(
     finally:
         engine.dispose()
     folder = Path(settings.report_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     path = (folder / f"performance-{start}-to-{end}.html").resolve()
-    path.write_text(report_html(report), encoding="utf-8")
+    write_private(path, report_html(report))
     return report, chain, str(path)
 
 

@@ -39,3 +39,27 @@ def safe_details(event_type: str, details: dict[str, Any]) -> dict[str, Any]:
     if event_type in _CODED_REASON_TYPES and "reason" in details:
         kept["reason"] = details["reason"]
     return kept
+
+
+# Inside a cell or line these are the characters that format, link or end the cell.
+_MARKDOWN_SPECIAL = frozenset("\\`*_[]|~")
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+
+
+def markdown_text(value: object) -> str:
+    """``value`` as literal text inside one markdown table cell or line of a Prefect artifact.
+
+    Artifacts carry coded facts only, but a coded field is still text from a feed: a ``|`` or a
+    newline in it would break the table, ``*`` or ``[..](..)`` would format, and ``<script>``
+    would reach the UI's renderer as HTML. Line breaks become spaces, HTML is entity-escaped and
+    the characters that format or link inside a line are backslash-escaped.
+    """
+    escaped = []
+    for character in " ".join(str(value).splitlines()):
+        if character in _HTML_ENTITIES:
+            escaped.append(_HTML_ENTITIES[character])
+        elif character in _MARKDOWN_SPECIAL:
+            escaped.append("\\" + character)
+        else:
+            escaped.append(character)
+    return "".join(escaped)

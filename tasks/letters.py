@@ -25,6 +25,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -349,6 +350,27 @@ POOL_FROM = 8
 of imports to start, worth it only for a batch: a back-dated bulk intake, a restarted watch)."""
 
 
+PARENT_POLL_SECONDS = 0.2
+"""How often a render worker checks that the process that started it is still alive."""
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this render worker as soon as its parent process is gone.
+
+    A ``letter deliver`` killed mid-way (SIGKILL, an OOM kill) runs no clean-up, and its
+    workers would keep rendering letters for nobody. ``PR_SET_PDEATHSIG`` is not used: it
+    fires when the parent *thread* that started the worker ends, and the pool starts workers
+    from whichever thread submits first; polling the parent id works on every POSIX system.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 async def deliver_pending_letters(
     now: datetime, *, pathway_id: str | None = None, budget_seconds: float | None = None
 ) -> dict[str, int]:
@@ -376,7 +398,12 @@ async def deliver_pending_letters(
             counts[status] = counts.get(status, 0) + 1
         return counts
     spawn = multiprocessing.get_context("spawn")  # never fork a process that holds threads
-    with ProcessPoolExecutor(max_workers=processes, mp_context=spawn) as pool:
+    with ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=spawn,
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
 
         def in_pool(html: str) -> bytes:
             return pool.submit(render_pdf, html).result()

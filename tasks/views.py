@@ -21,7 +21,7 @@ from cordwatch.effects import InboxEntry
 from cordwatch.settings import get_settings
 from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
 from db.engine import make_engine, reading
-from pathway.display import safe_details
+from pathway.display import markdown_text, safe_details
 
 EVENT_NAMESPACE = uuid.UUID("5d0c6c2e-6f1e-4a55-9a53-2f6c8d1f0c11")
 """Prefect event ids are derived from our event ids, so a replay emits the same event id."""
@@ -41,15 +41,21 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "artifacts"
 
 @lru_cache(maxsize=1)
 def artifact_templates() -> Environment:
-    """The Jinja environment of the markdown artifacts (markdown, so no HTML autoescape;
-    ``StrictUndefined``: a missing value fails instead of publishing a blank)."""
-    return Environment(
+    """The Jinja environment of the markdown artifacts.
+
+    Markdown, so no HTML autoescape; every value goes through the ``md`` filter instead
+    (:func:`pathway.display.markdown_text`), so a ``|``, a newline or ``<script>`` in a value
+    prints as text. ``StrictUndefined``: a missing value fails instead of publishing a blank.
+    """
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
         keep_trailing_newline=False,
     )
+    environment.filters["md"] = markdown_text
+    return environment
 
 
 def render_artifact(name: str, **context: Any) -> str:

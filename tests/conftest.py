@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from cordwatch.intake import Intake
 from cordwatch.settings import get_settings
+from db.audit import append_audit, genesis_entry
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT
@@ -85,12 +86,15 @@ def _empty(engine: Engine) -> None:
             conn.execute(text(f"DELETE FROM {name}"))
         for table in (AUDIT, OUTBOX, CLOCK, MILESTONE, INBOX, PATHWAY, PATIENT):
             conn.execute(table.delete())
+        # As a new database has it: the head, and the genesis entry the migration wrote.
+        conn.execute(text("DELETE FROM audit_head"))
         conn.execute(
-            text("UPDATE audit_head SET last_id = 0, last_hash = :h, configuration = NULL"),
+            text("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :h)"),
             {"h": "0" * 64},
         )
         if conn.dialect.name == "sqlite":
             conn.execute(text(SQLITE_NO_DELETE_TRIGGER))
+        append_audit(conn, [genesis_entry(NOW)])
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

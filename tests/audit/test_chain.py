@@ -41,12 +41,14 @@ def as_attacker(engine: Engine) -> Iterator[Connection]:
         else:
             conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_update"))
             conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_delete"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_replace"))
         yield conn
 
 
 @pytest.fixture
 def trail(engine: Engine, intake: Intake) -> int:
-    """Two referred pathways: 1 configuration entry, 10 events, 6 clock stops = 17 entries."""
+    """Two referred pathways after the genesis entry: 1 configuration entry, 10 events, 6 clock
+    stops = 18 entries."""
     lines = pathway_lines("REF-1", T0, "a") + pathway_lines("REF-2", T0, "b")
     intake.ingest_lines(enumerate(lines, 1), now=NOW)
     with engine.connect() as conn:
@@ -61,16 +63,16 @@ def verify(engine: Engine) -> tuple[int, dict[str, Any]]:
 def test_an_untouched_chain_verifies(engine: Engine, trail: int) -> None:
     code, report = verify(engine)
 
-    assert trail == 17
+    assert trail == 18
     assert code == 0
     assert report["ok"] is True
-    assert report["entries"] == report["head_id"] == 17
+    assert report["entries"] == report["head_id"] == 18
 
 
-def test_an_empty_trail_verifies(engine: Engine) -> None:
+def test_a_trail_with_only_its_genesis_entry_verifies(engine: Engine) -> None:
     code, report = verify(engine)
 
-    assert (code, report["entries"], report["problem"]) == (0, 0, None)
+    assert (code, report["entries"], report["problem"]) == (0, 1, None)
 
 
 def test_the_database_refuses_a_plain_update(engine: Engine, trail: int) -> None:
@@ -149,7 +151,7 @@ def test_an_entry_inserted_at_the_end_is_named(engine: Engine, trail: int) -> No
     code, report = verify(engine)
 
     assert code == 1
-    assert (report["problem"]["entry_id"], report["problem"]["kind"]) == (18, "inserted")
+    assert (report["problem"]["entry_id"], report["problem"]["kind"]) == (19, "inserted")
 
 
 def test_an_entry_inserted_in_the_middle_is_named(engine: Engine, trail: int) -> None:
@@ -188,13 +190,14 @@ def test_clock_stops_and_configuration_are_audited_with_details(engine: Engine, 
     with engine.connect() as conn:
         rows = conn.execute(select(AUDIT).order_by(AUDIT.c.id)).all()
 
-    configuration = json.loads(rows[0].details)
+    configuration = json.loads(rows[1].details)
     clock = next(r for r in rows if r.action == "clock.met")
     # The referral entry records the pinned configuration too.
-    assert rows[0].action == "configuration.changed"
+    assert rows[0].action == "audit.genesis"
+    assert rows[1].action == "configuration.changed"
     assert configuration["configuration"]["ruleset"] == "nice-ng234-2023"
     assert configuration["previous"] is None
-    assert json.loads(rows[1].details)["configuration"]["timezone"] == "Europe/London"
+    assert json.loads(rows[2].details)["configuration"]["timezone"] == "Europe/London"
     assert clock.field == "COORD-MSCC"
     assert json.loads(clock.details)["status"] == "met"
     assert clock.event_type == "coordinator.contacted"
@@ -214,7 +217,7 @@ def test_concurrent_appends_stay_one_chain(engine: Engine) -> None:
 
     with engine.connect() as conn:
         report = verify_chain(conn)
-    assert (report.ok, report.entries, report.head_id) == (True, 60, 60)
+    assert (report.ok, report.entries, report.head_id) == (True, 61, 61)  # and the genesis
 
 
 def test_the_migration_chains_entries_written_before_it(tmp_path: Path) -> None:
@@ -228,7 +231,12 @@ def test_the_migration_chains_entries_written_before_it(tmp_path: Path) -> None:
 
     with engine.connect() as conn:
         report = verify_chain(conn)
-        ids = [r.id for r in conn.execute(select(AUDIT.c.id).order_by(AUDIT.c.id))]
+        actions = [r.action for r in conn.execute(select(AUDIT.c.action).order_by(AUDIT.c.id))]
         head = conn.execute(select(AUDIT_HEAD)).one()
     engine.dispose()
-    assert (report.ok, ids, head.last_id) == (True, [1, 2, 3], 3)
+    # Renumbered 1..3 and chained by 0002; sealed with the genesis entry by 0006.
+    assert (report.ok, actions, head.last_id) == (
+        True,
+        ["event.accepted"] * 3 + ["audit.genesis"],
+        4,
+    )

@@ -132,8 +132,10 @@ def test_accepted_events_store_pathway_milestones_clocks_and_audit(
     }
     with engine.connect() as conn:
         actions = [r.action for r in conn.execute(select(AUDIT.c.action).order_by(AUDIT.c.id))]
-    # The configuration first, then each event, followed by the clocks it stopped.
+    # The genesis entry of the new database, the configuration, then each event, followed by
+    # the clocks it stopped.
     assert actions == [
+        "audit.genesis",
         "configuration.changed",
         "event.accepted",
         "event.accepted",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -95,3 +96,40 @@ def test_the_board_table_flags_red_amber_green() -> None:
     assert table[0]["time left"] == "overdue 2 h 00 min"
     assert table[1]["status"] == "REVIEW: set a category"
     assert "REF-1" not in str(table)
+
+
+HOSTILE = "a | b <script>alert(1)</script> *bold* [x](http://e)\nnext | row"
+
+
+def _hostile_document() -> dict[str, object]:
+    document = _document()
+    document["milestones"] = [
+        {"type": "imaging.reported", "at": AT.isoformat(), "details": {"finding": HOSTILE}},
+        {"type": "pathway.closed", "at": AT.isoformat(), "details": {"reason": HOSTILE}},
+    ]
+    document["closed_reason"] = HOSTILE
+    return document
+
+
+def test_markup_in_a_value_cannot_break_the_timeline_table_or_inject_html() -> None:
+    text = timeline_markdown(_hostile_document(), LONDON)
+
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3  # the header and one row per milestone, each on one line
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == 4 for line in rows)  # three cells
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
+    assert "*bold*" not in text
+
+
+def test_markup_in_a_finding_cannot_break_the_board_decision_form() -> None:
+    from flows.board_decision import clinical_summary
+
+    document = _hostile_document()
+    document["clocks"] = []
+
+    text = clinical_summary(document, LONDON)
+
+    assert "<script>" not in text
+    assert "\nnext" not in text
+    assert "*bold*" not in text

@@ -121,3 +121,29 @@ def test_show_says_which_wording_was_sent_and_notices_a_changed_file(engine: Eng
     missing = runner.invoke(app, ["letter", "show", "LT-NOTHING"])
     assert missing.exit_code == 1
     assert "no letter with id" in missing.output
+
+
+def test_show_notices_a_file_changed_together_with_its_recorded_hash(engine: Engine) -> None:
+    import hashlib
+
+    from sqlalchemy import update
+
+    runner = CliRunner()
+    _ingest(runner)
+    runner.invoke(app, ["letter", "deliver", "--as-of", AS_OF])
+    listed = json.loads(runner.invoke(app, ["letters", "REF-2026-0042", "--json"]).output)
+    summary = next(x for x in listed["letters"] if x["letter"] == "treatment_summary")
+    with open(summary["files"]["txt"], "a", encoding="utf-8") as handle:  # noqa: PTH123
+        handle.write("An extra line nobody sent.\n")
+    with open(summary["files"]["txt"], "rb") as handle:  # noqa: PTH123
+        forged = hashlib.sha256(handle.read()).hexdigest()
+    with engine.begin() as conn:  # the letter table has no triggers: its row can be edited
+        conn.execute(update(LETTER).where(LETTER.c.id == summary["id"]).values(text_sha256=forged))
+
+    shown = runner.invoke(app, ["letter", "show", summary["id"], "--json"])
+
+    assert shown.exit_code == 1
+    record = json.loads(shown.output)
+    assert record["files_check"]["txt"].startswith("changed since it was sent")
+    assert "audit" in record["files_check"]["txt"]
+    assert record["files_check"]["pdf"] == "intact"

@@ -176,3 +176,12 @@ def test_a_feature_module_with_a_broken_import_is_not_hidden(
         effects_of_event("PW-1", event, after, after)
 
     assert missing.value.name == "cordwatch_missing_dependency"
+
+
+def test_markdown_text_escapes_what_would_format_or_break_a_cell() -> None:
+    from pathway.display import markdown_text
+
+    assert (
+        markdown_text("a|b\n<i>*x*</i> & [y]") == "a\\|b &lt;i&gt;\\*x\\*&lt;/i&gt; &amp; \\[y\\]"
+    )
+    assert markdown_text(9) == "9"
