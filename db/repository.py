@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 import db.models  # noqa: F401  (registers the tables)
 from pathway.clocks import Clock
 from pathway.engine import PathwayView
-from pathway.events import PathwayEvent, parse_event
+from pathway.events import PathwayEvent, parse_stored_event
 
 _SQLITE_MAX_PARAMS = 900
 
@@ -138,7 +138,7 @@ def list_events(conn: Connection, pathway_ids: Sequence[str]) -> dict[str, list[
             select(INBOX.c.pathway_id, INBOX.c.payload).where(INBOX.c.pathway_id.in_(part))
         )
         for row in rows:
-            events[row.pathway_id].append(parse_event(row.payload))
+            events[row.pathway_id].append(parse_stored_event(row.payload))
     return events
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cordwatch.cli import app
 from cordwatch.intake import Intake
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT, table
-from tests.conftest import NOW
+from tests.conftest import NOW, RULES
 from tests.db.test_intake import T0, envelope, referral
 
 H = timedelta(hours=1)
@@ -243,3 +243,25 @@ def test_an_acknowledgement_dated_before_its_alert_was_raised_is_refused(
 def _pathway_id(engine: Engine) -> str:
     with engine.connect() as conn:
         return str(conn.execute(select(PATHWAY.c.id)).scalar_one())
+
+
+def test_a_pathway_stored_before_the_stricter_rules_still_loads_and_takes_events(
+    engine: Engine, intake: Intake
+) -> None:
+    """Stored events were admitted under the rules of their time: re-reading never refuses them."""
+    intake.ingest_lines([(1, referral("legacy-1", "REF-LEGACY", T0))], now=NOW)
+    with engine.begin() as conn:
+        payload = json.loads(conn.execute(select(INBOX.c.payload)).scalar_one())
+        payload["data"]["patient"]["given_name"] = "Ann\nLee"
+        payload["data"]["referrer"]["name"] = "   "
+        conn.execute(INBOX.update().values(payload=json.dumps(payload)))
+    fresh = Intake(engine, new_pathway_rules=lambda: RULES)
+
+    data = {"coordinator": "Sam Lee"}
+    result = fresh.ingest_lines(
+        [(1, envelope("legacy-2", "REF-LEGACY", "coordinator.contacted", T0 + H, data))], now=NOW
+    )
+    shown = CliRunner().invoke(app, ["show", "REF-LEGACY", "--json", "--as-of", NOW.isoformat()])
+
+    assert (result.accepted, result.rejected) == (1, [])
+    assert shown.exit_code == 0, shown.output

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pathway.engine import admit
 from pathway.errors import EventRejected
-from pathway.events import PathwayEvent, parse_event
+from pathway.events import (
+    Board,
+    MdtListedData,
+    PathwayEvent,
+    Patient,
+    parse_event,
+    parse_stored_event,
+)
 from tests.factories import (
     RULES,
     T0,
@@ -385,3 +392,55 @@ def test_plausible_dates_at_the_bounds_are_admitted() -> None:
     admit(
         [referral_event], _meeting(T0 + D + timedelta(days=365)), rules=RULES, now=NOW, current=view
     )
+
+
+def test_a_stored_event_admitted_under_older_rules_is_read_back_as_stored() -> None:
+    stored = json.dumps(
+        referral_json(ref="PW-7F3K2Q", patient=patient_json(given_name="Ann\nLee"))
+        | {"occurred_at": "1970-01-01T00:00:00+00:00"}
+    )
+
+    event = parse_stored_event(stored)
+
+    assert event.pathway == "PW-7F3K2Q"
+    assert _rejected(stored).field in {"pathway", "occurred_at", "data.patient.given_name"}
+
+
+def test_a_damaged_stored_event_is_refused_as_a_whole() -> None:
+    with pytest.raises(EventRejected) as rejected:
+        parse_stored_event('{"type": "referral.received"}')
+
+    assert rejected.value.field == "event"
+
+
+def test_models_built_in_code_take_datetime_and_date_values() -> None:
+    listed = MdtListedData(meeting_at=T0, board=Board.SPINAL)
+    patient = Patient(mrn="M1", given_name="Ann", family_name="Lee", date_of_birth=date(1950, 1, 1))
+
+    assert listed.meeting_at == T0
+    assert patient.date_of_birth == date(1950, 1, 1)
+
+
+def test_brackets_and_escaped_quotes_inside_strings_do_not_count_as_nesting() -> None:
+    text = "[[[[" * 10 + '\\" {{{{' * 10
+    line = json.dumps(_contacted(recorded_by=text))
+
+    assert parse_event(line).recorded_by == text
+
+
+def test_a_nesting_under_a_key_with_an_escape_is_refused_without_naming_it() -> None:
+    line = '{"a\\"b": ' + "[" * 40 + "]" * 40 + "}"
+
+    assert _rejected(line).field == "event"
+
+
+def test_ten_years_before_29_february_counts_from_28_february() -> None:
+    leap_day = datetime(2028, 2, 29, 9, 0, tzinfo=T0.tzinfo)
+    onset_ok = referral(at=leap_day, symptom_onset="2018-02-28")
+    onset_late = referral(at=leap_day, event_id="late", symptom_onset="2018-02-27")
+
+    admit([], onset_ok, rules=RULES, now=leap_day)
+    with pytest.raises(EventRejected) as rejected:
+        admit([], onset_late, rules=RULES, now=leap_day)
+
+    assert rejected.value.field == "data.symptom_onset"
