@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import Counter
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -80,6 +81,10 @@ def _stored(info: ValidationInfo) -> bool:
 def _free_text(value: str, info: ValidationInfo) -> str:
     if _stored(info):
         return value
+    if value.isprintable() and not _only_blank_letters(value):
+        # The usual case, decided in C: isprintable() is false for every character of Cc,
+        # Cf, Cs, Zl, Zp and Zs but the ASCII space, so only a blank value is left to refuse.
+        return value
     # A line break in a name prints a forged line in a letter ("NHS number: ..."); a bidi
     # override shows text in another order than stored; NUL cannot be stored on PostgreSQL.
     for character in value:
@@ -90,6 +95,10 @@ def _free_text(value: str, info: ValidationInfo) -> str:
     if all(_invisible(character) for character in value):
         raise ValueError("is blank (only spaces or invisible characters)")
     return value
+
+
+def _only_blank_letters(value: str) -> bool:
+    return all(character == " " or ord(character) in _BLANK_LETTERS for character in value)
 
 
 def _invisible(character: str) -> bool:
@@ -610,13 +619,21 @@ class _Object(dict[str, Any]):
     duplicate: str | None = None
 
 
-def _object(pairs: list[tuple[str, Any]]) -> _Object:
-    decoded = _Object()
-    for key, value in pairs:
-        if key in decoded and decoded.duplicate is None:
-            decoded.duplicate = key
-        decoded[key] = value
-    return decoded
+def _loads(text: str) -> tuple[Any, bool]:
+    """The decoded JSON, and whether any object in it was given a key twice."""
+    duplicated = False
+
+    def pairs_to_object(pairs: list[tuple[str, Any]]) -> _Object:
+        nonlocal duplicated
+        decoded = _Object(pairs)
+        if len(decoded) != len(pairs):
+            duplicated = True
+            counts = Counter(key for key, _value in pairs)
+            decoded.duplicate = next(key for key, _value in pairs if counts[key] > 1)
+        return decoded
+
+    decoded = json.loads(text, object_pairs_hook=pairs_to_object, parse_constant=_no_constant)
+    return decoded, duplicated
 
 
 def _no_constant(name: str) -> Any:
@@ -662,29 +679,36 @@ def _nesting_too_deep(data: bytes) -> str | None:
 
 
 def _first_duplicate(decoded: Any) -> tuple[str, bool] | None:
-    """The path of the first key given twice in one object, and whether its name is hidden."""
-    stack: list[tuple[str, Any]] = [("", decoded)]
+    """The path of the first key given twice in one object, and whether its name is hidden.
+
+    Below a key that is not safe to echo, the path stops at that key's parent.
+    """
+    stack: list[tuple[str, bool, Any]] = [("", False, decoded)]
     while stack:
-        path, value = stack.pop()
-        children: list[tuple[str, Any]] = []
-        if isinstance(value, dict):
-            if isinstance(value, _Object) and value.duplicate is not None:
-                if not _safe_name(value.duplicate):
+        path, opaque, value = stack.pop()
+        children: list[tuple[str, bool, Any]] = []
+        if isinstance(value, _Object):
+            if value.duplicate is not None:
+                if opaque or not _safe_name(value.duplicate):
                     return path or "event", True
                 return (f"{path}.{value.duplicate}" if path else value.duplicate), False
             for key, child in value.items():
-                if _safe_name(key):
-                    children.append((f"{path}.{key}" if path else key, child))
+                if opaque or not _safe_name(key):
+                    children.append((path, True, child))
                 else:
-                    children.append((path or "event", child))
+                    children.append((f"{path}.{key}" if path else key, False, child))
         elif isinstance(value, list):
-            children = [(f"{path or 'event'}[{n}]", child) for n, child in enumerate(value)]
+            children = [
+                (path if opaque else f"{path or 'event'}[{n}]", opaque, child)
+                for n, child in enumerate(value)
+            ]
         stack.extend(reversed(children))
     return None
 
 
-def _decode(raw: str | bytes) -> tuple[bytes, Any]:
-    """Bytes to UTF-8 to JSON, strictly: the bytes pydantic reads and the decoded value."""
+def _decode(raw: str | bytes) -> tuple[bytes, Any, bool]:
+    """Bytes to UTF-8 to JSON, strictly: the bytes pydantic reads, the decoded value, and
+    whether a key was given twice in one of its objects."""
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
     if len(data) > MAX_LINE_BYTES:
         raise EventRejected("event", "a line longer than 1 MiB is not read")
@@ -699,12 +723,12 @@ def _decode(raw: str | bytes) -> tuple[bytes, Any]:
         if deep is not None:
             raise EventRejected(deep, f"nested more than {MAX_DEPTH} levels deep")
         try:
-            decoded = json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+            decoded, duplicated = _loads(text)
         except (ValueError, RecursionError) as bad:
             # ValueError covers JSONDecodeError and a number of more than 4,300 digits.
             rejection = EventRejected("event", f"not valid JSON ({bad.__class__.__name__})")
         else:
-            return data, decoded
+            return data, decoded, duplicated
     raise rejection
 
 
@@ -725,12 +749,12 @@ def parse_event(raw: str | bytes) -> PathwayEvent:
             bounds, free text with control characters...; ``field`` names the offending
             field and ``event_id`` the line's event id when it has a well-formed one.
     """
-    data, decoded = _decode(raw)
+    data, decoded, duplicated = _decode(raw)
     if not isinstance(decoded, dict):
         raise EventRejected("event", "an event must be a JSON object")
     event_id = decoded.get("event_id")
     event_id = event_id if isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id) else None
-    duplicate = _first_duplicate(decoded)
+    duplicate = _first_duplicate(decoded) if duplicated else None
     if duplicate is not None:
         field, hidden = duplicate
         what = "a key (not shown)" if hidden else "this key"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pathway import events
 from pathway.engine import admit
 from pathway.errors import EventRejected
 from pathway.events import (
@@ -444,3 +445,41 @@ def test_ten_years_before_29_february_counts_from_28_february() -> None:
         admit([], onset_late, rules=RULES, now=leap_day)
 
     assert rejected.value.field == "data.symptom_onset"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "hidden"),
+    [
+        pytest.param(
+            '{"data": {"neuro_features": [{"a": 1, "a": 2}]}}',
+            "data.neuro_features[0].a",
+            False,
+            id="inside a list",
+        ),
+        pytest.param('{"Ann Lee": {"a": 1, "a": 2}}', "event", True, id="below an unsafe key"),
+        pytest.param(
+            '{"data": {"Ann Lee": [{"a": 1, "a": 2}]}}', "data", True, id="deeper below one"
+        ),
+    ],
+)
+def test_a_duplicate_key_is_named_by_its_path_unless_the_path_holds_an_unsafe_key(
+    line: str, field: str, hidden: bool
+) -> None:
+    rejected = _rejected(line)
+
+    assert rejected.field == field
+    assert ("not shown" in rejected.reason) is hidden
+    assert "Ann" not in str(rejected)
+
+
+@pytest.mark.parametrize(
+    "name", ["Ann\u00a0Lee", "\u0915\u094d\u200d\u0937", "\U0001f469\u200d\U0001f52c"]
+)
+def test_text_with_a_no_break_space_or_a_joiner_between_letters_is_accepted(name: str) -> None:
+    event = parse_event(json.dumps(referral_json(patient=patient_json(given_name=name))))
+
+    assert event.type == "referral.received"
+
+
+def test_the_duplicate_search_finds_nothing_in_an_object_without_one() -> None:
+    assert events._first_duplicate({"data": [{"a": 1}]}) is None
