@@ -97,13 +97,18 @@ def db_upgrade() -> None:
     out.print(f"database at the latest schema ({engine.dialect.name})")
 
 
-def _read_lines(paths: list[str]) -> Iterator[tuple[int | None, str]]:
+def _read_lines(paths: list[str]) -> Iterator[tuple[int | None, bytes]]:
+    """Each line of each file (``-``: stdin) as bytes, numbered from 1 in its file.
+
+    Bytes, never decoded here: a line that is not UTF-8 (a Latin-1 or UTF-16 file) is
+    refused on its own by the intake, and the lines after it are still read.
+    """
     for name in paths:
-        handle = sys.stdin if name == "-" else Path(name).open(encoding="utf-8")  # noqa: SIM115
+        handle = sys.stdin.buffer if name == "-" else Path(name).open("rb")  # noqa: SIM115
         try:
             yield from enumerate(handle, start=1)
         finally:
-            if handle is not sys.stdin:
+            if name != "-":
                 handle.close()
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from db.audit import append_audit, clock_status_entries, configuration_entries
@@ -27,6 +27,7 @@ from db.repository import (
     OUTBOX,
     PATHWAY,
     add_patients,
+    chunks,
     existing_event_hashes,
     insert_new,
     list_events,
@@ -34,6 +35,7 @@ from db.repository import (
     pathway_values,
     patient_ids_by_nhs_number,
     sync_clocks,
+    table,
 )
 from pathway.effects import effects_of_event
 from pathway.engine import PathwayView, admit, evaluate
@@ -48,6 +50,9 @@ from pathway.events import (
 from pathway.ruleset import PinnedRules, rules_from_json
 
 _RACE_RETRIES = 4
+
+_LINE_FAILURES = (OverflowError, RecursionError, UnicodeError)
+"""What the content of one line could still raise in the core: refused for that line alone."""
 
 _ID_ALPHABET = "23456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels, no look-alikes: never spells a word
 
@@ -134,21 +139,12 @@ class _Batch:
     before: dict[str, PathwayView | None] = field(default_factory=dict)
 
 
-def _event_id_of(raw: str | bytes) -> str | None:
-    try:
-        decoded = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if isinstance(decoded, dict) and isinstance(decoded.get("event_id"), str):
-        return str(decoded["event_id"])[:128]
-    return None
-
-
 def refused_acknowledgements(
     conn: Connection, events: Sequence[PathwayEvent], replayed: dict[str, str]
-) -> dict[str, str]:
-    """Why new ``alert.acknowledged`` events are refused, by event id: the alert must exist
-    and be an alert of the pathway the acknowledgement is for.
+) -> dict[str, tuple[str, str]]:
+    """Why new ``alert.acknowledged`` events are refused, by event id (field, reason): the
+    alert must exist, be an alert of the pathway the acknowledgement is for, and have been
+    raised by the time it was acknowledged.
 
     An acknowledgement filed under the wrong referral would be accepted while the alert it
     meant to stop kept escalating, and the clinician would believe it acknowledged. The
@@ -157,20 +153,36 @@ def refused_acknowledgements(
     from cordwatch.alerts import alert_references  # the alerts feature (issue 4)
 
     acks = {
-        e.event_id: (e.data.alert_id, e.pathway)
+        e.event_id: e
         for e in events
         if isinstance(e, AlertAcknowledged) and e.event_id not in replayed
     }
     if not acks:
         return {}
-    owners = alert_references(conn, sorted({alert_id for alert_id, _ in acks.values()}))
-    refused: dict[str, str] = {}
-    for event_id, (alert_id, reference) in acks.items():
+    alert_ids = sorted({e.data.alert_id for e in acks.values()})
+    owners = alert_references(conn, alert_ids)
+    raised = alerts_raised_at(conn, alert_ids)
+    refused: dict[str, tuple[str, str]] = {}
+    for event_id, ack in acks.items():
+        alert_id = ack.data.alert_id
         if alert_id not in owners:
-            refused[event_id] = "no alert with this id"
-        elif owners[alert_id] != reference:
-            refused[event_id] = "this alert is not one of this pathway's alerts"
+            refused[event_id] = ("data.alert_id", "no alert with this id")
+        elif owners[alert_id] != ack.pathway:
+            refused[event_id] = ("data.alert_id", "this alert is not one of this pathway's alerts")
+        elif ack.occurred_at < raised[alert_id]:
+            # Nobody acknowledges an alert before it exists: a wrong clock or a wrong alert.
+            refused[event_id] = ("occurred_at", "before the alert was raised")
     return refused
+
+
+def alerts_raised_at(conn: Connection, alert_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each of these alerts was raised (the sweep moment that decided it)."""
+    alert = table("alert")
+    found: dict[str, datetime] = {}
+    for part in chunks(list(alert_ids)):
+        rows = conn.execute(select(alert.c.id, alert.c.created_at).where(alert.c.id.in_(part)))
+        found.update({row.id: row.created_at for row in rows})
+    return found
 
 
 class Intake:
@@ -230,9 +242,12 @@ class Intake:
             try:
                 parsed.append((item, parse_event(item.raw)))
             except EventRejected as err:
-                parsed.append(
-                    (item, Rejection(item.line, _event_id_of(item.raw), err.field, err.reason))
-                )
+                parsed.append((item, Rejection(item.line, err.event_id, err.field, err.reason)))
+            except _LINE_FAILURES as err:
+                # parse_event raises nothing else; should a line still reach an edge it
+                # missed, that line is refused and the lines after it are still read.
+                reason = f"could not be read ({err.__class__.__name__})"
+                parsed.append((item, Rejection(item.line, None, "event", reason)))
         for _attempt in range(_RACE_RETRIES):
             try:
                 return self._apply(parsed, now)
@@ -252,15 +267,36 @@ class Intake:
                 self._cache.clear()
                 item, candidate = one
                 event_id = candidate.event_id if not isinstance(candidate, Rejection) else None
-                result.rejected.append(
-                    Rejection(
-                        item.line,
-                        event_id,
-                        "event",
-                        f"could not be stored ({err.__class__.__name__})",
-                    )
+                unstorable = Rejection(
+                    item.line, event_id, "event", f"could not be stored ({err.__class__.__name__})"
                 )
+                result.rejected.append(unstorable)
+                self._audit_unstorable(unstorable, now)
         return result
+
+    def _audit_unstorable(self, rejection: Rejection, now: datetime) -> None:
+        # Every refusal is audited, this one too: only its id, field and reason, which the
+        # database can always store (the id passed the printable-ASCII pattern).
+        with transaction(self.engine) as conn:
+            append_audit(
+                conn,
+                [
+                    {
+                        "at": now,
+                        "action": "event.rejected",
+                        "pathway_id": None,
+                        "pathway_reference": None,
+                        "event_id": rejection.event_id,
+                        "event_type": None,
+                        "occurred_at": None,
+                        "actor": None,
+                        "source": None,
+                        "field": rejection.field,
+                        "reason": rejection.reason,
+                        "run_id": self.run_id,
+                    }
+                ],
+            )
 
     def _apply(
         self, parsed: list[tuple[_Item, PathwayEvent | Rejection]], now: datetime
@@ -278,12 +314,8 @@ class Intake:
             for item, candidate in parsed:
                 if not isinstance(candidate, Rejection) and candidate.event_id in refused:
                     # An acknowledgement must name an alert of its pathway that was sent.
-                    unknown = Rejection(
-                        item.line,
-                        candidate.event_id,
-                        "data.alert_id",
-                        refused[candidate.event_id],
-                    )
+                    field_name, reason = refused[candidate.event_id]
+                    unknown = Rejection(item.line, candidate.event_id, field_name, reason)
                     self._reject(batch, result, unknown, candidate, now)
                     continue
                 if isinstance(candidate, Rejection):
@@ -375,6 +407,12 @@ class Intake:
                 Rejection(item.line, event.event_id, err.field, err.reason),
                 event,
                 now,
+            )
+            return
+        except _LINE_FAILURES as err:
+            reason = f"could not be admitted ({err.__class__.__name__})"
+            self._reject(
+                batch, result, Rejection(item.line, event.event_id, "event", reason), event, now
             )
             return
         known[event.event_id] = digest

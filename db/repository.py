@@ -7,6 +7,7 @@ caller owns the transaction (:func:`db.engine.transaction`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from sqlmodel import SQLModel
 import db.models  # noqa: F401  (registers the tables)
 from pathway.clocks import Clock
 from pathway.engine import PathwayView
-from pathway.events import PathwayEvent, parse_event
+from pathway.events import PathwayEvent, parse_stored_event
 
 _SQLITE_MAX_PARAMS = 900
 
@@ -63,11 +64,30 @@ class StoredPathway:
     status: str
 
 
+INTERNAL_ID = re.compile(r"PW-[0-9A-Z]{6}")
+"""The exact form of an internal pathway id (``cordwatch.intake.new_pathway_id``)."""
+
+
 def find_pathway(conn: Connection, key: str) -> Row[Any] | None:
-    """The pathway row for an external reference or an internal ``PW-`` id."""
-    return conn.execute(
-        select(PATHWAY).where(or_(PATHWAY.c.reference == key, PATHWAY.c.id == key))
-    ).first()
+    """The pathway row for an internal ``PW-`` id or an external reference, never a guess.
+
+    A key in the exact form of an internal id is looked up as an id; any other key, or an
+    id-shaped key that names no pathway (a reference stored before references of that form
+    were refused), as a reference. Both columns are unique, so each lookup finds one row or
+    none: a referral whose reference copies another pathway's id can never answer for it.
+
+    Args:
+        conn: an open connection.
+        key: an internal id (``PW-7F3K2Q``) or a referral reference.
+
+    Returns:
+        The row, or None when no pathway has that id or reference.
+    """
+    if INTERNAL_ID.fullmatch(key):
+        row = conn.execute(select(PATHWAY).where(PATHWAY.c.id == key)).one_or_none()
+        if row is not None:
+            return row
+    return conn.execute(select(PATHWAY).where(PATHWAY.c.reference == key)).one_or_none()
 
 
 def get_pathway(conn: Connection, key: str) -> Row[Any]:
@@ -120,7 +140,7 @@ def list_events(conn: Connection, pathway_ids: Sequence[str]) -> dict[str, list[
             select(INBOX.c.pathway_id, INBOX.c.payload).where(INBOX.c.pathway_id.in_(part))
         )
         for row in rows:
-            events[row.pathway_id].append(parse_event(row.payload))
+            events[row.pathway_id].append(parse_stored_event(row.payload))
     return events
 
 

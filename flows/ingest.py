@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,25 @@ PER_PATHWAY_VIEWS_LIMIT = 300
 """Above this many pathways touched, a bulk load refreshes the board only (not every timeline)."""
 
 
+def opaque_run_name(path: str) -> str:
+    """``ingest 3f2a9c1e``: the first 8 hex digits of the path's SHA-256, never the name.
+
+    A file may be named after a patient ("smith-ann.jsonl"), and run names are shown to
+    everyone who can open the Prefect UI. The same path gives the same name, so an operator
+    who knows which file was sent can still find its run.
+    """
+    return f"ingest {hashlib.sha256(path.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
 def _run_name() -> str:
-    """``ingest cohort.jsonl``: the file's name, not its folder."""
-    return f"ingest {Path(str(flow_run.parameters.get('path', ''))).name}"
+    return opaque_run_name(str(flow_run.parameters.get("path", "")))
+
+
+def _numbered_lines(source: Path) -> Iterator[tuple[int, bytes]]:
+    # Bytes, line by line: a line that is not UTF-8 is refused on its own, and no separator
+    # inside a line (U+2028, which str.splitlines() splits on) cuts an event in two.
+    with source.open("rb") as handle:
+        yield from enumerate(handle, start=1)
 
 
 @flow(name="ingest", flow_run_name=_run_name)
@@ -31,19 +49,26 @@ async def ingest_file(path: str, as_of: datetime | None = None) -> dict[str, Any
     settings = get_settings()
     now = as_of or datetime.now(UTC)
     source = Path(path)
-    lines = source.read_text(encoding="utf-8").splitlines()
-    total = max(len(lines), 1)
+    total = max(source.stat().st_size, 1)
     progress = await acreate_progress_artifact(
-        0.0, key="ingest-progress", description=f"ingest of {source.name}"
+        0.0, key="ingest-progress", description=f"{opaque_run_name(path)}: {total} bytes"
     )
     engine = make_engine(settings.url())
     intake = Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
     result = IntakeResult()
     size = settings.intake_batch_size
-    for start in range(0, len(lines), size):
-        numbered = [(start + n, line) for n, line in enumerate(lines[start : start + size], 1)]
-        result.merge(intake.ingest_lines(numbered, now=now, batch_size=size))
-        await aupdate_progress_artifact(progress, 100.0 * min(start + size, total) / total)
+    read = 0
+    batch: list[tuple[int | None, bytes]] = []
+    for number, line in _numbered_lines(source):
+        batch.append((number, line))
+        read += len(line)
+        if len(batch) >= size:
+            result.merge(intake.ingest_lines(batch, now=now, batch_size=size))
+            await aupdate_progress_artifact(progress, 100.0 * read / total)
+            batch = []
+    if batch:
+        result.merge(intake.ingest_lines(batch, now=now, batch_size=size))
+    await aupdate_progress_artifact(progress, 100.0)
     for event_id in result.accepted_event_ids:
         mark_processed(engine, event_id, at=now)
     engine.dispose()

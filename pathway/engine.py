@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -223,9 +223,10 @@ def _fail(event: PathwayEvent, field_name: str, reason: str) -> EventRejected:
 
 
 class _Rejection(EventRejected):
+    event_id: str
+
     def __init__(self, event_id: str, field_name: str, reason: str) -> None:
-        super().__init__(field_name, reason)
-        self.event_id = event_id
+        super().__init__(field_name, reason, event_id=event_id)
 
 
 def _qualifying_imaging(fold: _Fold, event: ImagingPerformed) -> bool:
@@ -521,6 +522,8 @@ def admit(
     """
     if event.occurred_at > now + INTAKE_SKEW:
         raise _fail(event, "occurred_at", "later than the moment of intake")
+    if isinstance(event, MdtListed):
+        _check_meeting(event)
     if not recorded:
         if not isinstance(event, ReferralReceived):
             raise _fail(
@@ -561,12 +564,44 @@ def admit(
         ) from err
 
 
+SYMPTOM_ONSET_YEARS = 10
+"""A symptom onset more than this many years before the referral is a typing error (DEVELOPERS.md)."""
+
+MEETING_WINDOW = timedelta(days=366)
+"""An MDT meeting is listed at most about a year before or after the listing (DEVELOPERS.md)."""
+
+
 def _check_referral_dates(event: ReferralReceived) -> None:
     referred_on = event.occurred_at.date()
-    if event.data.patient.date_of_birth > referred_on:
+    born = event.data.patient.date_of_birth
+    if born > referred_on:
         raise _fail(event, "data.patient.date_of_birth", "after the referral")
-    if event.data.symptom_onset is not None and event.data.symptom_onset > referred_on:
+    onset = event.data.symptom_onset
+    if onset is None:
+        return
+    if onset > referred_on:
         raise _fail(event, "data.symptom_onset", "after the referral")
+    if onset < born:
+        raise _fail(event, "data.symptom_onset", "before the date of birth")
+    earliest = _years_before(referred_on, SYMPTOM_ONSET_YEARS)
+    if onset < earliest:
+        raise _fail(
+            event,
+            "data.symptom_onset",
+            f"more than {SYMPTOM_ONSET_YEARS} years before the referral",
+        )
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+def _check_meeting(event: MdtListed) -> None:
+    if abs(event.data.meeting_at - event.occurred_at) > MEETING_WINDOW:
+        raise _fail(event, "data.meeting_at", "more than a year before or after the listing")
 
 
 def clock_statuses(view: PathwayView, at: datetime) -> list[tuple[Clock, ClockStatus, bool]]:

@@ -21,12 +21,14 @@ class EventRejected(PathwayError, ValueError):
         field: dotted path of the offending field (``data.patient.nhs_number``), or
             ``event`` when the event as a whole is refused.
         reason: why, in words a coordinator can act on.
+        event_id: the refused event's id, when it had a well-formed one (else None).
     """
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, *, event_id: str | None = None) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.event_id = event_id
 
 
 class RulesetError(PathwayError, ValueError):

@@ -3,11 +3,20 @@
 Every event is a frozen pydantic model. Unknown fields, naive times, unknown types and values
 outside the enumerations are rejected; :func:`parse_event` turns pydantic's errors into one
 :class:`~pathway.errors.EventRejected` naming the field, so a feed can be told exactly what to fix.
+
+:func:`parse_event` is the one strict reading of a line that every door shares (files, stdin,
+``record``, the forms, later HL7/FHIR adapters): bytes, then UTF-8 (one leading BOM dropped),
+then JSON with no duplicate keys, bounded depth and size, then the models with bounded values
+and plausible dates (section 2.1). Whatever a line holds, it raises nothing but
+:class:`~pathway.errors.EventRejected`, so one bad line never ends a file's intake.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
+from collections import Counter
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -16,10 +25,13 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,13 +44,132 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def _to_utc(value: datetime) -> datetime:
+FIRST_YEAR = 1900
+LAST_YEAR = 2100
+"""Every time and date of an event lies in these years (section 2.1)."""
+
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+"""No referral or milestone of a pathway cordwatch watches happened before this (DEVELOPERS.md)."""
+
+MIN_DOSE_MG = 0.1
+MAX_DOSE_MG = 1000.0
+
+MAX_LINE_BYTES = 1 << 20
+"""A line longer than 1 MiB is refused unread: a real event is well under 10 KiB."""
+
+MAX_DEPTH = 32
+"""JSON nested deeper than this is refused before it is parsed (a real event nests 4 deep)."""
+
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.]{1,40}")
+_EVENT_ID = re.compile(r"[!-~]{1,128}")
+_INTERNAL_ID_FORM = re.compile(r"[Pp][Ww]-.{6}", re.DOTALL)
+
+_FORBIDDEN_FORMAT = frozenset(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
+)  # bidi embeddings, overrides and isolates; line and paragraph separators
+_BLANK_LETTERS = frozenset([0x034F, 0x115F, 0x1160, 0x2800, 0x3164, 0xFFA0])
+"""Characters that render as nothing although Unicode does not class them as spaces."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """True when re-reading an event the intake stored (:func:`parse_stored_event`)."""
+    return isinstance(info.context, dict) and info.context.get("stored") is True
+
+
+def _free_text(value: str, info: ValidationInfo) -> str:
+    if _stored(info):
+        return value
+    if value.isprintable() and not _only_blank_letters(value):
+        # The usual case, decided in C: isprintable() is false for every character of Cc,
+        # Cf, Cs, Zl, Zp and Zs but the ASCII space, so only a blank value is left to refuse.
+        return value
+    # A line break in a name prints a forged line in a letter ("NHS number: ..."); a bidi
+    # override shows text in another order than stored; NUL cannot be stored on PostgreSQL.
+    for character in value:
+        if unicodedata.category(character) in {"Cc", "Cs"} or ord(character) in _FORBIDDEN_FORMAT:
+            raise ValueError(
+                "control characters (line breaks, NUL, bidi controls) are not allowed in text"
+            )
+    if all(_invisible(character) for character in value):
+        raise ValueError("is blank (only spaces or invisible characters)")
+    return value
+
+
+def _only_blank_letters(value: str) -> bool:
+    return all(character == " " or ord(character) in _BLANK_LETTERS for character in value)
+
+
+def _invisible(character: str) -> bool:
+    return (
+        character.isspace()
+        or unicodedata.category(character) in {"Cf", "Zs", "Zl", "Zp"}
+        or ord(character) in _BLANK_LETTERS
+    )
+
+
+def _iso_time_text(value: object) -> object:
+    # pydantic reads "1796115600" (and milliseconds) as a Unix time: a guess, never allowed.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _ISO_TIME.match(value) is None:
+        raise ValueError(
+            "a time must be ISO 8601 text with a UTC offset (a bare number is not a time)"
+        )
+    return value
+
+
+def _iso_date_text(value: object) -> object:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+        raise ValueError("a date must be ISO 8601 text (YYYY-MM-DD)")
+    return value
+
+
+def _to_utc(value: datetime, info: ValidationInfo) -> datetime:
+    # Checked before the conversion: year 1 at +14:00 is before year 1 in UTC (OverflowError).
+    # A stored time is already in UTC, so it converts safely whatever its year.
+    if not _stored(info) and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"outside the years {FIRST_YEAR}-{LAST_YEAR}")
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+def _plausible_occurrence(value: datetime, info: ValidationInfo) -> datetime:
+    if not _stored(info) and value < EARLIEST_OCCURRED_AT:
+        raise ValueError("before 2000: not a plausible time for a pathway event")
+    return value
+
+
+def _plausible_date(value: date, info: ValidationInfo) -> date:
+    if not _stored(info) and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"outside the years {FIRST_YEAR}-{LAST_YEAR}")
+    return value
+
+
+def _not_an_internal_id(value: str, info: ValidationInfo) -> str:
+    # `show PW-...` would find this referral instead of the pathway with that internal id.
+    if not _stored(info) and _INTERNAL_ID_FORM.fullmatch(value):
+        raise ValueError(
+            "has the form of an internal id (PW- and six characters); a referral reference may not"
+        )
+    return value
+
+
+# Lax inside, because the text was checked first: strict mode reads no str passed on by a
+# validator, and lax mode alone would guess a Unix time from a number.
+UtcDatetime = Annotated[
+    AwareDatetime, Strict(False), BeforeValidator(_iso_time_text), AfterValidator(_to_utc)
+]
+OccurredAt = Annotated[UtcDatetime, AfterValidator(_plausible_occurrence)]
+PlausibleDate = Annotated[
+    date, Strict(False), BeforeValidator(_iso_date_text), AfterValidator(_plausible_date)
+]
+Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_free_text)]
+"""Free text (reasons): no control characters, not blank, at most 500 characters."""
+ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_free_text)]
+"""Names and short free text: as :data:`Text`, at most the 200 characters a column stores."""
 
 
 class CancerStatus(StrEnum):
@@ -145,7 +276,7 @@ class Patient(_Strict):
     mrn: ShortText | None = None
     given_name: ShortText
     family_name: ShortText
-    date_of_birth: date
+    date_of_birth: PlausibleDate
     sex: Sex | None = None
 
     @field_validator("nhs_number")
@@ -174,7 +305,7 @@ class ReferralReceivedData(_Strict):
     pain_features: list[PainFeature]
     neuro_features: list[NeuroFeature]
     ambulatory_status: AmbulatoryStatus | None = None
-    symptom_onset: date | None = None
+    symptom_onset: PlausibleDate | None = None
 
 
 class TriageOverriddenData(_Strict):
@@ -192,7 +323,14 @@ class CoordinatorContactedData(_Strict):
 
 class SteroidsStartedData(_Strict):
     drug: ShortText
-    dose_mg: Annotated[float, Field(gt=0, le=1000)]
+    dose_mg: Annotated[float, Field(gt=0, le=MAX_DOSE_MG, allow_inf_nan=False)]
+
+    @field_validator("dose_mg")
+    @classmethod
+    def _plausible_dose(cls, value: float, info: ValidationInfo) -> float:
+        if not _stored(info) and value < MIN_DOSE_MG:
+            raise ValueError(f"less than {MIN_DOSE_MG} mg: a unit or typing error")
+        return value
 
 
 class SteroidsWithheldData(_Strict):
@@ -268,13 +406,17 @@ class PathwayClosedData(_Strict):
 
 
 EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
-Reference = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")]
+Reference = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[!-~]+$"),
+    AfterValidator(_not_an_internal_id),
+]
 
 
 class _Envelope(_Strict):
     event_id: EventId
     pathway: Reference
-    occurred_at: UtcDatetime
+    occurred_at: OccurredAt
     recorded_by: ShortText | None = None
     source: ShortText | None = None
 
@@ -423,29 +565,40 @@ EVENT_TYPES: tuple[str, ...] = (
 _ADAPTER: TypeAdapter[PathwayEvent] = TypeAdapter(PathwayEvent)
 
 
-def _field_path(loc: tuple[int | str, ...], event_type: object) -> str:
+def _safe_name(name: str) -> bool:
+    return _SAFE_NAME.fullmatch(name) is not None
+
+
+def _field_path(loc: tuple[int | str, ...], event_type: object) -> tuple[str, bool]:
+    """The dotted path of ``loc``, and whether it had to stop short of a name not safe to echo."""
     parts: list[str] = []
     for index, item in enumerate(loc):
         if index == 0 and item == event_type:
             continue  # the discriminator's branch name, not a field
         if isinstance(item, int):
             parts.append(f"[{item}]")
+        elif not _safe_name(item):
+            # An unknown key is the feed's text (perhaps a name): echoed only when it is a
+            # short plain identifier, never into output or the audit trail otherwise.
+            return "".join(parts) or "event", True
         else:
             parts.append(("." if parts else "") + item)
-    return "".join(parts) or "event"
+    return "".join(parts) or "event", False
 
 
-def _rejection(error: ValidationError, raw: Any) -> EventRejected:
+def _rejection(error: ValidationError, raw: dict[str, Any], event_id: str | None) -> EventRejected:
     first = error.errors(include_input=False, include_url=False)[0]
-    event_type = raw.get("type") if isinstance(raw, dict) else None
+    event_type = raw.get("type")
     kind = first["type"]
     if kind in {"union_tag_invalid", "union_tag_not_found"}:
         if event_type is None:
-            return EventRejected("type", "field required")
-        return EventRejected("type", "unknown event type")
-    field = _field_path(tuple(first["loc"]), event_type)
+            return EventRejected("type", "field required", event_id=event_id)
+        return EventRejected("type", "unknown event type", event_id=event_id)
+    field, hidden = _field_path(tuple(first["loc"]), event_type)
     message = first["msg"]
-    if kind == "missing":
+    if hidden:
+        message = "an unknown field"
+    elif kind == "missing":
         message = "field required"
     elif kind == "extra_forbidden":
         message = "unknown field"
@@ -457,40 +610,183 @@ def _rejection(error: ValidationError, raw: Any) -> EventRejected:
         # A model validator names a sub-field in its message ("reason: required ...").
         sub, message = message.split(": ", 1)
         field = f"{field}.{sub}" if field != "event" else sub
-    return EventRejected(field, message)
+    return EventRejected(field, message, event_id=event_id)
+
+
+class _Object(dict[str, Any]):
+    """A decoded JSON object that remembers the first key it was given twice."""
+
+    duplicate: str | None = None
+
+
+def _loads(text: str) -> tuple[Any, bool]:
+    """The decoded JSON, and whether any object in it was given a key twice."""
+    duplicated = False
+
+    def pairs_to_object(pairs: list[tuple[str, Any]]) -> _Object:
+        nonlocal duplicated
+        decoded = _Object(pairs)
+        if len(decoded) != len(pairs):
+            duplicated = True
+            counts = Counter(key for key, _value in pairs)
+            decoded.duplicate = next(key for key, _value in pairs if counts[key] > 1)
+        return decoded
+
+    decoded = json.loads(text, object_pairs_hook=pairs_to_object, parse_constant=_no_constant)
+    return decoded, duplicated
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _nesting_too_deep(data: bytes) -> str | None:
+    """The top-level key under which ``data`` nests deeper than :data:`MAX_DEPTH`, if it does.
+
+    Scanned before parsing, because the parser recurses: 1,000 levels raise RecursionError.
+    """
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return None  # the usual case, decided in C
+    depth = 0
+    in_string = escaped = False
+    start = 0
+    before = 0  # the significant byte before the current string
+    key = b""
+    for index, byte in enumerate(data):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+                if depth == 1 and before in {0x7B, 0x2C}:  # a key of the top-level object
+                    key = data[start:index]
+            continue
+        if byte == 0x22:
+            in_string, start = True, index + 1
+            continue
+        if byte in {0x5B, 0x7B}:
+            depth += 1
+            if depth > MAX_DEPTH:
+                name = key.decode("ascii", "replace")
+                return name if _safe_name(name) else "event"
+        elif byte in {0x5D, 0x7D}:
+            depth -= 1
+        if byte not in {0x20, 0x09, 0x0A, 0x0D}:
+            before = byte
+    return None
+
+
+def _first_duplicate(decoded: Any) -> tuple[str, bool] | None:
+    """The path of the first key given twice in one object, and whether its name is hidden.
+
+    Below a key that is not safe to echo, the path stops at that key's parent.
+    """
+    stack: list[tuple[str, bool, Any]] = [("", False, decoded)]
+    while stack:
+        path, opaque, value = stack.pop()
+        children: list[tuple[str, bool, Any]] = []
+        if isinstance(value, _Object):
+            if value.duplicate is not None:
+                if opaque or not _safe_name(value.duplicate):
+                    return path or "event", True
+                return (f"{path}.{value.duplicate}" if path else value.duplicate), False
+            for key, child in value.items():
+                if opaque or not _safe_name(key):
+                    children.append((path, True, child))
+                else:
+                    children.append((f"{path}.{key}" if path else key, False, child))
+        elif isinstance(value, list):
+            children = [
+                (path if opaque else f"{path or 'event'}[{n}]", opaque, child)
+                for n, child in enumerate(value)
+            ]
+        stack.extend(reversed(children))
+    return None
+
+
+def _decode(raw: str | bytes) -> tuple[bytes, Any, bool]:
+    """Bytes to UTF-8 to JSON, strictly: the bytes pydantic reads, the decoded value, and
+    whether a key was given twice in one of its objects."""
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_LINE_BYTES:
+        raise EventRejected("event", "a line longer than 1 MiB is not read")
+    data = data.removeprefix(b"\xef\xbb\xbf")  # one byte order mark, as at the start of a file
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # A Latin-1 or UTF-16 file; the bytes are not repeated (they may be a name).
+        rejection = EventRejected("event", "not valid UTF-8 text (a Latin-1 or UTF-16 file?)")
+    else:
+        deep = _nesting_too_deep(data)
+        if deep is not None:
+            raise EventRejected(deep, f"nested more than {MAX_DEPTH} levels deep")
+        try:
+            decoded, duplicated = _loads(text)
+        except (ValueError, RecursionError) as bad:
+            # ValueError covers JSONDecodeError and a number of more than 4,300 digits.
+            rejection = EventRejected("event", f"not valid JSON ({bad.__class__.__name__})")
+        else:
+            return data, decoded, duplicated
+    raise rejection
 
 
 def parse_event(raw: str | bytes) -> PathwayEvent:
-    """Validate one JSON event.
+    """Read one line strictly: bytes, UTF-8, JSON, then the event models.
 
     Args:
-        raw: one JSON object, as found on a line of a JSON Lines file.
+        raw: one JSON object, as found on a line of a JSON Lines file (bytes as read, or
+            text); one leading byte order mark is ignored.
 
     Returns:
         The typed event, its times converted to UTC.
 
     Raises:
-        EventRejected: bad JSON, an unknown type or field, a naive time, a value outside
-            an enumeration...; ``field`` names the offending field.
+        EventRejected: the only exception, whatever the line holds: not UTF-8, bad JSON, a
+            key given twice, nesting deeper than :data:`MAX_DEPTH`, an unknown type or
+            field, a naive or implausible time, a value outside an enumeration or its
+            bounds, free text with control characters...; ``field`` names the offending
+            field and ``event_id`` the line's event id when it has a well-formed one.
     """
-    data = raw if isinstance(raw, bytes) else raw.encode()
+    data, decoded, duplicated = _decode(raw)
+    if not isinstance(decoded, dict):
+        raise EventRejected("event", "an event must be a JSON object")
+    event_id = decoded.get("event_id")
+    event_id = event_id if isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id) else None
+    duplicate = _first_duplicate(decoded) if duplicated else None
+    if duplicate is not None:
+        field, hidden = duplicate
+        what = "a key (not shown)" if hidden else "this key"
+        raise EventRejected(
+            field, f"duplicate key: {what} is given twice in one JSON object", event_id=event_id
+        )
     try:
         return _ADAPTER.validate_json(data)
     except ValidationError as err:
         # Raised outside this block: pydantic's error text repeats the input (NHS number,
         # names), and no traceback may carry it, not even as the exception's context.
-        rejection = _rejection_of(err, data)
+        rejection = _rejection(err, decoded, event_id)
     raise rejection
 
 
-def _rejection_of(err: ValidationError, data: bytes) -> EventRejected:
+def parse_stored_event(payload: str | bytes) -> PathwayEvent:
+    """Re-read an event the intake stored (its canonical JSON, :func:`event_to_json`).
+
+    It was admitted under the rules of its time: the plausibility rules added since (free
+    text, time and date bounds, dose, id-shaped references) are not applied again, so a
+    pathway stored before a rule was tightened still loads and still takes new events. The
+    types, enumerations and offsets are still checked.
+
+    Raises:
+        EventRejected: the payload is not an event at all (a damaged row).
+    """
+    data = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogatepass")
     try:
-        decoded = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as bad:
-        return EventRejected("event", f"not valid JSON ({bad.__class__.__name__})")
-    if not isinstance(decoded, dict):
-        return EventRejected("event", "an event must be a JSON object")
-    return _rejection(err, decoded)
+        return _ADAPTER.validate_json(data, context={"stored": True})
+    except ValidationError as err:
+        rejection = EventRejected("event", f"stored event unreadable ({err.error_count()} errors)")
+    raise rejection
 
 
 def event_to_json(event: PathwayEvent) -> str:
