@@ -16,6 +16,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -215,9 +216,57 @@ class ImagingPerformedData(_Strict):
     modality: Modality
 
 
+_SPINE: tuple[str, ...] = (
+    *(f"C{n}" for n in range(1, 8)),
+    *(f"T{n}" for n in range(1, 13)),
+    *(f"L{n}" for n in range(1, 6)),
+    *(f"S{n}" for n in range(1, 6)),
+)
+"""Every vertebral level, from the top of the spine down (pathway-spec.md section 2.1)."""
+
+_SPINE_RANK = {level: rank for rank, level in enumerate(_SPINE)}
+
+_LEVELS_HELP = (
+    "a list of vertebral levels (C1-C7, T1-T12, L1-L5, S1-S5) or ranges such as T4-T6, "
+    "upper level first"
+)
+
+
+def _is_level_or_range(item: object) -> bool:
+    if not isinstance(item, str):
+        return False
+    if item in _SPINE_RANK:
+        return True
+    upper, dash, lower = item.partition("-")
+    return (
+        dash == "-"
+        and upper in _SPINE_RANK
+        and lower in _SPINE_RANK
+        and _SPINE_RANK[upper] < _SPINE_RANK[lower]
+    )
+
+
+def _vertebral_levels(value: object) -> list[str]:
+    """Section 2.1: a single string is a one-item list; anything else is refused.
+
+    The message never repeats the value: a typed level field can hold anything, a name
+    included.
+    """
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ValueError(_LEVELS_HELP)
+    for index, item in enumerate(items):
+        if not _is_level_or_range(item):
+            raise ValueError(f"item {index + 1} is not a level or range; {_LEVELS_HELP}")
+    return list(items)
+
+
+VertebralLevels = Annotated[list[str], BeforeValidator(_vertebral_levels)]
+
+
 class ImagingReportedData(_Strict):
     finding: Finding
-    levels: ShortText | None = None
+    levels: VertebralLevels | None = None
     bilsky_grade: Literal["0", "1a", "1b", "1c", "2", "3"] | None = None
     sins: Annotated[int, Field(ge=0, le=18)] | None = None
 
