@@ -216,6 +216,8 @@ class _Fold:
     outcome_at: dict[str, str] = field(default_factory=dict)
     """timepoint -> the event id of its current outcome record."""
     out_of_window: list[str] = field(default_factory=list)
+    ruled_out_by: tuple[datetime, int, str] | None = None
+    """The sort key of the report that closed the pathway as ruled out, if one did."""
 
     def clone(self) -> _Fold:
         """An independent copy (clock instances are immutable, containers are copied)."""
@@ -735,6 +737,7 @@ def _report(fold: _Fold, event: ImagingReported) -> None:
             # D10: a steroid course started for suspected MSCC is flagged for stopping.
             fold.steroids_to_stop = "steroids.started" in fold.seen
             _close(fold, at, "ruled_out")
+            fold.ruled_out_by = sort_key(event)
         return
     fold.lesion_seen = True
     if shows_compression(data.finding, data.cord_compression) and fold.compression_at is None:
@@ -929,7 +932,11 @@ def admit(
     view = current if current is not None else evaluate(recorded, rules)
     if isinstance(event, ReferralReceived):
         raise _fail(event, "type", "the pathway already has a referral.received")
-    if view.is_closed and event.type not in rules.ruleset.accepted_after_closing:
+    if (
+        view.is_closed
+        and event.type not in rules.ruleset.accepted_after_closing
+        and not _undoes_ruled_out(view, event, rules)
+    ):
         raise _fail(
             event,
             "type",
@@ -957,6 +964,23 @@ def admit(
             "occurred_at",
             f"out of clinical order: it would leave a recorded event ({err.field}: {err.reason})",
         ) from err
+
+
+def _undoes_ruled_out(view: PathwayView, event: PathwayEvent, rules: PinnedRules) -> bool:
+    """A lesion report dated before the report that closed the pathway as ruled out.
+
+    Section 9.1: a no-lesion report after a lesion finding never closes. When the reports
+    arrive in the wrong order, the earlier lesion report is let in and the pathway is folded
+    again in clinical order, so it reopens instead of staying closed on the wrong report.
+    """
+    closing = view.fold.ruled_out_by if view.fold is not None else None
+    return (
+        rules.ruleset.lesion_review
+        and closing is not None
+        and isinstance(event, ImagingReported)
+        and event.data.finding is not rules.ruleset.ruled_out_finding
+        and sort_key(event) < closing
+    )
 
 
 def _check_referral_dates(event: ReferralReceived) -> None:

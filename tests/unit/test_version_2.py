@@ -6,6 +6,7 @@ Clocks are in ``test_clock_rules_v2.py``; this file holds one test per behaviour
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -675,3 +676,43 @@ def test_a_version_2_ruleset_file_is_checked(change: dict[str, Any], message: st
 
 def test_event_factories_used_here_parse() -> None:
     assert event("cwt.upgraded", T0, {"by": "Dr A"}).type == "cwt.upgraded"
+
+
+class TestReportsInTheWrongOrder:
+    def _ruled_out(self) -> list[PathwayEvent]:
+        return [*_scanned(), imaging_reported(REPORTED + H, "no_malignant_spinal_lesion")]
+
+    def test_an_earlier_lesion_report_arriving_late_reopens_a_ruled_out_pathway(self) -> None:
+        late = imaging_reported(REPORTED, "suspected_primary_bone_tumour", cord_compression=False)
+
+        view = admit(self._ruled_out(), late, rules=RULES_V2, now=NOW)
+
+        assert not view.is_closed
+        assert view == evaluate([*self._ruled_out(), late], RULES_V2)
+        assert any(c.id == "SARC-REFER" and c.stopped_at is None for c in view.clocks)
+
+    def test_a_lesion_report_dated_after_the_ruling_out_is_refused(self) -> None:
+        late = imaging_reported(REPORTED + 2 * H, "indeterminate_lesion", cord_compression=False)
+
+        assert _refused(self._ruled_out(), late).field == "type"
+
+    def test_other_events_dated_before_the_ruling_out_are_refused(self) -> None:
+        assert _refused(self._ruled_out(), coordinator_contacted(REPORTED)).field == "type"
+
+    def test_a_manual_closure_is_not_undone_by_a_late_report(self) -> None:
+        recorded = [*_scanned(), closed(REPORTED + H, "declined")]
+        late = imaging_reported(REPORTED, "suspected_primary_bone_tumour", cord_compression=False)
+
+        assert _refused(recorded, late).field == "type"
+
+    def test_a_view_without_its_fold_state_is_not_undone(self) -> None:
+        view = dataclasses.replace(evaluate(self._ruled_out(), RULES_V2), fold=None)
+        late = imaging_reported(REPORTED, "suspected_primary_bone_tumour", cord_compression=False)
+
+        with pytest.raises(EventRejected):
+            admit(self._ruled_out(), late, rules=RULES_V2, now=NOW, current=view)
+
+    def test_version_1_keeps_refusing_a_report_after_ruling_out(self) -> None:
+        recorded = [*_scanned(), imaging_reported(REPORTED + H, "no_spinal_metastases")]
+
+        assert _refused(recorded, imaging_reported(REPORTED, "mscc"), RULES).field == "type"
