@@ -426,6 +426,14 @@ def _check_version(fold: _Fold, event: PathwayEvent) -> None:
         raise _fail(
             event, "type", f"{event.type} is not an event of {label}, this pathway's ruleset"
         )
+    if isinstance(event, ImagingReported) and event.data.finding not in ruleset.findings:
+        # The finding first: a feed re-maps its findings on purpose (section 9.1).
+        raise _fail(
+            event,
+            "data.finding",
+            f"not a finding of {label}, this pathway's ruleset; one of "
+            + ", ".join(ruleset.findings),
+        )
     for name in VERSIONED_FIELDS.get(event.type, ()):
         if (
             getattr(event.data, name) is not None
@@ -439,13 +447,6 @@ def _check_version(fold: _Fold, event: PathwayEvent) -> None:
 def _check_report(fold: _Fold, event: ImagingReported) -> None:
     ruleset = fold.ruleset
     data = event.data
-    if data.finding not in ruleset.findings:
-        raise _fail(
-            event,
-            "data.finding",
-            f"not a finding of {fold.rules.label}, this pathway's ruleset; one of "
-            + ", ".join(ruleset.findings),
-        )
     if data.finding in ruleset.cord_compression_required_for and data.cord_compression is None:
         raise _fail(
             event, "data.cord_compression", f"required when the finding is {data.finding.value}"

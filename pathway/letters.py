@@ -638,6 +638,9 @@ def _imaging_outcome(view: PathwayView, trigger: Milestone, rules: PinnedRules) 
         "plan_due": _clock_due(view, "PLAN-MSCC", rules) or _clock_due(view, "PLAN-METS", rules),
         "steroids_given": _first(view, "steroids.started") is not None,
         "steroids_to_stop": view.steroids_to_stop,
+        # Version 2: a no-lesion report closes only when no lesion was reported before it.
+        "ruled_out": view.closed_reason == "ruled_out" and view.closed_at == trigger.at,
+        "cord_compression": details.get("cord_compression") is True,
     }
 
 
