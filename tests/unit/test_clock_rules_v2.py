@@ -31,6 +31,7 @@ from tests.factories import (
     mdt_listed,
     mets_referral,
     mscc_referral,
+    neuro_deteriorated,
     overridden,
     referral,
     review_referral,
@@ -222,6 +223,18 @@ RT_24H = [
         "RT-24H",
         running(DECIDED + 24 * H, starts=DECIDED),
         id="v1 RT-24H runs on whatever a later decision says",
+    ),
+    pytest.param(
+        RULES_V2,
+        _decided(
+            "radiotherapy",
+            mdt_decided(DECIDED + 2 * H, "systemic_therapy"),
+            mdt_decided(DECIDED + 4 * H, "radiotherapy"),
+        ),
+        DECIDED + 5 * H,
+        "RT-24H",
+        excluded(DECIDED + 24 * H, DECIDED + 2 * H, "plan_changed", starts=DECIDED),
+        id="v2 RT-24H stopped by a plan change does not restart on a later decision",
     ),
 ]
 
@@ -601,6 +614,20 @@ SPINE_OPINION = [
         "SPINE-OPINION",
         NOT_STARTED,
         id="v1 has no SPINE-OPINION",
+    ),
+    pytest.param(
+        RULES_V2,
+        _reported(
+            "spinal_metastases",
+            neuro_deteriorated(REPORTED + H),
+            cord_compression=False,
+            sins=9,
+            first=mets_referral(),
+        ),
+        REPORTED + 2 * H,
+        "SPINE-OPINION",
+        running(WEEK_DUE, starts=REPORTED),
+        id="SPINE-OPINION keeps the limit of its report when neurology appears later",
     ),
 ]
 
