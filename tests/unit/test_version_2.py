@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from pathway.clocks import ClockStatus
+from pathway.display import safe_details
 from pathway.engine import BIOPSY_GUARD, PathwayView, admit, evaluate
 from pathway.errors import EventRejected, RulesetError
-from pathway.events import PathwayEvent
+from pathway.events import BREACH_ROLL_UP, BreachReason, PathwayEvent
 from pathway.ruleset import PinnedRules, parse_ruleset, pin_rules
 from pathway.safety import safety_alerts
 from tests.factories import (
@@ -716,3 +717,33 @@ class TestReportsInTheWrongOrder:
         recorded = [*_scanned(), imaging_reported(REPORTED + H, "no_spinal_metastases")]
 
         assert _refused(recorded, imaging_reported(REPORTED, "mscc"), RULES).field == "type"
+
+
+def test_every_breach_reason_has_its_roll_up() -> None:
+    assert set(BREACH_ROLL_UP) == set(BreachReason)
+    assert {roll_up for roll_up, _ in BREACH_ROLL_UP.values()} == {
+        "patient",
+        "clinical",
+        "capacity",
+        "process",
+        "external",
+        "other",
+    }
+    assert BREACH_ROLL_UP[BreachReason.ADMINISTRATIVE_DELAY] == ("process", "03")
+
+
+def test_coded_version_2_details_are_safe_to_show_and_comments_are_not() -> None:
+    details = {
+        "clock": "MRI-MSCC",
+        "reason": "imaging_capacity",
+        "stage": "imaging",
+        "primary": True,
+        "comment": "Mrs Smith's scan was lost",
+    }
+
+    assert safe_details("breach.explained", details) == {
+        "clock": "MRI-MSCC",
+        "reason": "imaging_capacity",
+        "stage": "imaging",
+        "primary": True,
+    }
