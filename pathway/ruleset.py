@@ -354,6 +354,9 @@ def _effective(rules: PinnedRules) -> tuple[EffectiveClock, ...]:
         hours = rules.local_sla_hours.get(rule.id)
         if hours is None:
             result.append(EffectiveClock(rule, rule.limit, overridden=False))
+        elif rule.limit.days is not None:
+            # A local day clock stays a day clock (pin_rules checks whole days).
+            result.append(EffectiveClock(rule, Limit(days=int(hours // 24)), overridden=True))
         else:
             result.append(EffectiveClock(rule, Limit(hours=hours), overridden=True))
     return tuple(result)
@@ -385,6 +388,10 @@ def pin_rules(
         low, high = rule.local_bounds_hours
         if not low <= hours <= high:
             raise RulesetError(f"{clock_id}: local SLA must be between {low:g} and {high:g} hours")
+        if rule.limit.days is not None and hours % 24:
+            raise RulesetError(
+                f"{clock_id} is a day clock: its local SLA is whole days, in hours (336 = 14 days)"
+            )
     return PinnedRules(ruleset=ruleset, timezone=timezone, local_sla_hours=overrides)
 
 

@@ -747,3 +747,18 @@ def test_coded_version_2_details_are_safe_to_show_and_comments_are_not() -> None
         "stage": "imaging",
         "primary": True,
     }
+
+
+def test_a_local_day_clock_stays_a_day_clock_when_a_service_overrides_it() -> None:
+    rules = pin_rules(
+        RULES_V2.ruleset, timezone="Europe/London", local_sla_hours={"POSTOP-RT": 336}
+    )
+
+    postop = next(c for c in rules.clocks() if c.id == "POSTOP-RT")
+
+    assert (postop.limit.days, postop.kind, postop.overridden) == (14, "day", True)
+
+
+def test_a_local_day_clock_override_is_whole_days() -> None:
+    with pytest.raises(RulesetError, match="day clock"):
+        pin_rules(RULES_V2.ruleset, timezone="Europe/London", local_sla_hours={"SARC-REVIEW": 300})
