@@ -27,10 +27,23 @@ SAFE_DETAIL_KEYS = frozenset(
         "intent",
         "dose_mg",
         "frankel_grade",
+        # Version 2 (pathway-spec.md section 9.1): enumerations and booleans only.
+        "cord_compression",
+        "suspected_histology",
+        "service",
+        "mode",
+        "advice",
+        "site_agreed_with_treating_centre",
+        "asia_grade",
+        "bladder",
+        "clock",
+        "stage",
+        "primary",
     }
 )
 
-_CODED_REASON_TYPES = frozenset({"pathway.closed"})
+_CODED_REASON_TYPES = frozenset({"pathway.closed", "breach.explained"})
+"""Types whose ``reason`` is a code (a closing reason, a breach reason of section 9.4)."""
 
 
 def safe_details(event_type: str, details: dict[str, Any]) -> dict[str, Any]:

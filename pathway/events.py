@@ -170,6 +170,7 @@ Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_free_
 """Free text (reasons): no control characters, not blank, at most 500 characters."""
 ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_free_text)]
 """Names and short free text: as :data:`Text`, at most the 200 characters a column stores."""
+EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
 
 
 class CancerStatus(StrEnum):
@@ -227,9 +228,119 @@ class Modality(StrEnum):
 
 
 class Finding(StrEnum):
+    """Every finding any ruleset version knows; a ruleset lists those it accepts (section 9.1)."""
+
     MSCC = "mscc"
     SPINAL_METASTASES = "spinal_metastases"
     NO_SPINAL_METASTASES = "no_spinal_metastases"
+    SUSPECTED_PRIMARY_BONE_TUMOUR = "suspected_primary_bone_tumour"
+    SUSPECTED_HAEMATOLOGICAL_MALIGNANCY = "suspected_haematological_malignancy"
+    INDETERMINATE_LESION = "indeterminate_lesion"
+    NO_MALIGNANT_SPINAL_LESION = "no_malignant_spinal_lesion"
+
+
+class Histology(StrEnum):
+    """``imaging.reported.suspected_histology`` (section 9.1)."""
+
+    CHORDOMA = "chordoma"
+    CHONDROSARCOMA = "chondrosarcoma"
+    OSTEOSARCOMA = "osteosarcoma"
+    EWING = "ewing"
+    GIANT_CELL_TUMOUR = "giant_cell_tumour"
+    PLASMACYTOMA_OR_MYELOMA = "plasmacytoma_or_myeloma"
+    LYMPHOMA = "lymphoma"
+    OTHER = "other"
+
+
+class Service(StrEnum):
+    """A specialist service a pathway is referred to (section 9.1)."""
+
+    BONE_SARCOMA_CENTRE = "bone_sarcoma_centre"
+    HAEMATOLOGY = "haematology"
+    SPINAL_SURGERY = "spinal_surgery"
+    CLINICAL_ONCOLOGY = "clinical_oncology"
+    SITE_SPECIFIC_MDT = "site_specific_mdt"
+
+
+class ReviewMode(StrEnum):
+    MDT = "mdt"
+    VIRTUAL_CLINIC = "virtual_clinic"
+    CLINIC = "clinic"
+    TELEPHONE_ADVICE = "telephone_advice"
+
+
+class Advice(StrEnum):
+    BIOPSY_AT_TREATING_CENTRE = "biopsy_at_treating_centre"
+    BIOPSY_LOCALLY_AS_AGREED = "biopsy_locally_as_agreed"
+    NOT_PRIMARY_BONE_TUMOUR = "not_primary_bone_tumour"
+    NOT_HAEMATOLOGICAL_MALIGNANCY = "not_haematological_malignancy"
+    OTHER = "other"
+
+
+class BreachStage(StrEnum):
+    """Where on the pathway a breach arose (section 9.4)."""
+
+    PATIENT_PRE_PRESENTATION = "patient_pre_presentation"
+    PRIMARY_CARE = "primary_care"
+    REFERRING_HOSPITAL = "referring_hospital"
+    COORDINATOR_TRIAGE = "coordinator_triage"
+    IMAGING = "imaging"
+    REPORTING = "reporting"
+    TREATING_CENTRE = "treating_centre"
+    INTER_PROVIDER_TRANSFER = "inter_provider_transfer"
+    UNKNOWN = "unknown"
+
+
+class BreachReason(StrEnum):
+    """Why a clock breached (section 9.4); :data:`BREACH_ROLL_UP` gives its roll-up."""
+
+    PATIENT_DECLINED_OFFERED_DATE = "patient_declined_offered_date"
+    PATIENT_UNAVAILABLE = "patient_unavailable"
+    PATIENT_CANCELLED = "patient_cancelled"
+    PATIENT_DID_NOT_ATTEND = "patient_did_not_attend"
+    PATIENT_CHOSE_TIME_TO_DECIDE = "patient_chose_time_to_decide"
+    MEDICALLY_UNFIT_OR_DETERIORATED = "medically_unfit_or_deteriorated"
+    CLINICAL_COMPLEXITY = "clinical_complexity"
+    CLINICALLY_APPROPRIATE_INTERVAL = "clinically_appropriate_interval"
+    CLINIC_CANCELLATION = "clinic_cancellation"
+    OUTPATIENT_CAPACITY = "outpatient_capacity"
+    IMAGING_CAPACITY = "imaging_capacity"
+    REPORTING_CAPACITY = "reporting_capacity"
+    THEATRE_OR_SURGEON_CAPACITY = "theatre_or_surgeon_capacity"
+    RADIOTHERAPY_CAPACITY = "radiotherapy_capacity"
+    BED_OR_TRANSFER_CAPACITY = "bed_or_transfer_capacity"
+    COORDINATOR_UNAVAILABLE = "coordinator_unavailable"
+    ADMINISTRATIVE_DELAY = "administrative_delay"
+    LATE_OR_INCOMPLETE_REFERRAL = "late_or_incomplete_referral"
+    COMMUNICATION_FAILURE = "communication_failure"
+    NOT_COMMISSIONED_ENGLISH_NHS = "not_commissioned_english_nhs"
+    OTHER = "other"
+
+
+BREACH_ROLL_UP: dict[BreachReason, tuple[str, str | None]] = {
+    BreachReason.PATIENT_DECLINED_OFFERED_DATE: ("patient", "06"),
+    BreachReason.PATIENT_UNAVAILABLE: ("patient", "05"),
+    BreachReason.PATIENT_CANCELLED: ("patient", "07"),
+    BreachReason.PATIENT_DID_NOT_ATTEND: ("patient", None),
+    BreachReason.PATIENT_CHOSE_TIME_TO_DECIDE: ("patient", None),
+    BreachReason.MEDICALLY_UNFIT_OR_DETERIORATED: ("clinical", None),
+    BreachReason.CLINICAL_COMPLEXITY: ("clinical", None),
+    BreachReason.CLINICALLY_APPROPRIATE_INTERVAL: ("clinical", None),
+    BreachReason.CLINIC_CANCELLATION: ("capacity", "01"),
+    BreachReason.OUTPATIENT_CAPACITY: ("capacity", "02"),
+    BreachReason.IMAGING_CAPACITY: ("capacity", None),
+    BreachReason.REPORTING_CAPACITY: ("capacity", None),
+    BreachReason.THEATRE_OR_SURGEON_CAPACITY: ("capacity", None),
+    BreachReason.RADIOTHERAPY_CAPACITY: ("capacity", None),
+    BreachReason.BED_OR_TRANSFER_CAPACITY: ("capacity", None),
+    BreachReason.COORDINATOR_UNAVAILABLE: ("process", None),
+    BreachReason.ADMINISTRATIVE_DELAY: ("process", "03"),
+    BreachReason.LATE_OR_INCOMPLETE_REFERRAL: ("process", None),
+    BreachReason.COMMUNICATION_FAILURE: ("process", None),
+    BreachReason.NOT_COMMISSIONED_ENGLISH_NHS: ("external", "08"),
+    BreachReason.OTHER: ("other", "98"),
+}
+"""Section 9.4: each reason's roll-up for reports and its CWT first-seen code, if any."""
 
 
 class Board(StrEnum):
@@ -353,15 +464,66 @@ class ImagingPerformedData(_Strict):
     modality: Modality
 
 
+_SPINE: tuple[str, ...] = (
+    *(f"C{n}" for n in range(1, 8)),
+    *(f"T{n}" for n in range(1, 13)),
+    *(f"L{n}" for n in range(1, 6)),
+    *(f"S{n}" for n in range(1, 6)),
+)
+"""Every vertebral level, from the top of the spine down (pathway-spec.md section 2.1)."""
+
+_SPINE_RANK = {level: rank for rank, level in enumerate(_SPINE)}
+
+_LEVELS_HELP = (
+    "a list of vertebral levels (C1-C7, T1-T12, L1-L5, S1-S5) or ranges such as T4-T6, "
+    "upper level first"
+)
+
+
+def _is_level_or_range(item: object) -> bool:
+    if not isinstance(item, str):
+        return False
+    if item in _SPINE_RANK:
+        return True
+    upper, dash, lower = item.partition("-")
+    return (
+        dash == "-"
+        and upper in _SPINE_RANK
+        and lower in _SPINE_RANK
+        and _SPINE_RANK[upper] < _SPINE_RANK[lower]
+    )
+
+
+def _vertebral_levels(value: object) -> list[str]:
+    """Section 2.1: a single string is a one-item list; anything else is refused.
+
+    The message never repeats the value: a typed level field can hold anything, a name
+    included.
+    """
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ValueError(_LEVELS_HELP)
+    for index, item in enumerate(items):
+        if not _is_level_or_range(item):
+            raise ValueError(f"item {index + 1} is not a level or range; {_LEVELS_HELP}")
+    return list(items)
+
+
+VertebralLevels = Annotated[list[str], BeforeValidator(_vertebral_levels)]
+
+
 class ImagingReportedData(_Strict):
     finding: Finding
-    levels: ShortText | None = None
+    levels: VertebralLevels | None = None
     bilsky_grade: Literal["0", "1a", "1b", "1c", "2", "3"] | None = None
     sins: Annotated[int, Field(ge=0, le=18)] | None = None
+    cord_compression: bool | None = None
+    suspected_histology: Histology | None = None
 
 
 class BiopsyData(_Strict):
     method: ShortText | None = None
+    site_agreed_with_treating_centre: bool | None = None
 
 
 class HistologyReportedData(_Strict):
@@ -390,10 +552,49 @@ class TreatmentStartedData(_Strict):
     emergency_without_mdt_reason: Text | None = None
 
 
+Grade = Literal["A", "B", "C", "D", "E"]
+
+
 class OutcomeRecordedData(_Strict):
     ambulatory_status: AmbulatoryStatus
-    frankel_grade: Literal["A", "B", "C", "D", "E"] | None = None
+    frankel_grade: Grade | None = None
     at: ShortText
+    asia_grade: Grade | None = None
+    bladder: Literal["continent", "catheterised", "incontinent"] | None = None
+    supersedes: EventId | None = None
+
+
+class SpecialistReferredData(_Strict):
+    service: Service
+    organisation: ShortText | None = None
+
+
+class SpecialistReviewedData(_Strict):
+    service: Service
+    mode: ReviewMode
+    advice: Advice | None = None
+
+
+class CwtUpgradedData(_Strict):
+    by: ShortText
+
+
+_COMMENT_NEEDED = frozenset({BreachReason.OTHER, BreachReason.CLINICAL_COMPLEXITY})
+
+
+class BreachExplainedData(_Strict):
+    clock: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9-]+$")]
+    reason: BreachReason
+    stage: BreachStage
+    primary: bool = True
+    comment: Text | None = None
+    supersedes: EventId | None = None
+
+    @model_validator(mode="after")
+    def _comment_when_needed(self) -> BreachExplainedData:
+        if self.reason in _COMMENT_NEEDED and self.comment is None:
+            raise ValueError("comment: required when the reason is other or clinical_complexity")
+        return self
 
 
 class AlertAcknowledgedData(_Strict):
@@ -405,7 +606,6 @@ class PathwayClosedData(_Strict):
     reason: ClosedReason
 
 
-EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
 Reference = Annotated[
     str,
     Field(min_length=1, max_length=64, pattern=r"^[!-~]+$"),
@@ -506,6 +706,26 @@ class OutcomeRecorded(_Envelope):
     data: OutcomeRecordedData
 
 
+class SpecialistReferred(_Envelope):
+    type: Literal["specialist.referred"]
+    data: SpecialistReferredData
+
+
+class SpecialistReviewed(_Envelope):
+    type: Literal["specialist.reviewed"]
+    data: SpecialistReviewedData
+
+
+class CwtUpgraded(_Envelope):
+    type: Literal["cwt.upgraded"]
+    data: CwtUpgradedData
+
+
+class BreachExplained(_Envelope):
+    type: Literal["breach.explained"]
+    data: BreachExplainedData
+
+
 class AlertAcknowledged(_Envelope):
     type: Literal["alert.acknowledged"]
     data: AlertAcknowledgedData
@@ -526,14 +746,18 @@ PathwayEvent = Annotated[
     | ImagingRequested
     | ImagingPerformed
     | ImagingReported
+    | SpecialistReferred
+    | SpecialistReviewed
     | BiopsyRequested
     | BiopsyPerformed
     | HistologyReported
     | MdtListed
     | MdtDecided
     | DiagnosisCommunicated
+    | CwtUpgraded
     | TreatmentStarted
     | OutcomeRecorded
+    | BreachExplained
     | AlertAcknowledged
     | PathwayClosed,
     Field(discriminator="type"),
@@ -549,18 +773,37 @@ EVENT_TYPES: tuple[str, ...] = (
     "imaging.requested",
     "imaging.performed",
     "imaging.reported",
+    "specialist.referred",
+    "specialist.reviewed",
     "biopsy.requested",
     "biopsy.performed",
     "histology.reported",
     "mdt.listed",
     "mdt.decided",
     "diagnosis.communicated",
+    "cwt.upgraded",
     "treatment.started",
     "outcome.recorded",
+    "breach.explained",
     "alert.acknowledged",
     "pathway.closed",
 )
-"""Every event type, in the order that breaks ties between events at the same instant."""
+"""Every event type, in the order that breaks ties between events at the same instant (a
+specialist review at the instant of a biopsy came first; a breach is explained after the
+stop that breached it)."""
+
+VERSIONED_TYPES: frozenset[str] = frozenset(
+    {"specialist.referred", "specialist.reviewed", "cwt.upgraded", "breach.explained"}
+)
+"""Types a pathway accepts only when its ruleset lists them in ``event_types`` (section 9.1)."""
+
+VERSIONED_FIELDS: dict[str, tuple[str, ...]] = {
+    "imaging.reported": ("cord_compression", "suspected_histology"),
+    "biopsy.requested": ("site_agreed_with_treating_centre",),
+    "biopsy.performed": ("site_agreed_with_treating_centre",),
+    "outcome.recorded": ("asia_grade", "bladder", "supersedes"),
+}
+"""Optional fields a pathway accepts only when its ruleset lists them in ``event_fields``."""
 
 _ADAPTER: TypeAdapter[PathwayEvent] = TypeAdapter(PathwayEvent)
 

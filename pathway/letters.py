@@ -315,6 +315,13 @@ def words(code: str | None) -> str:
     return WORDS.get(code, code.replace("_", " "))
 
 
+def levels_words(levels: list[str] | str | None) -> str | None:
+    """``T4-T6, L2``: the vertebral levels of a report as one line (section 2.1 stores a list)."""
+    if not levels:
+        return None
+    return levels if isinstance(levels, str) else ", ".join(levels)
+
+
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
     """``Friday 20 November 2026, 14:30 GMT``: a time as the reader's wall clock shows it."""
     local = moment.astimezone(zone)
@@ -621,7 +628,7 @@ def _imaging_outcome(view: PathwayView, trigger: Milestone, rules: PinnedRules) 
     return {
         "finding": details["finding"],
         "finding_words": words(details["finding"]),
-        "levels": details.get("levels"),
+        "levels": levels_words(details.get("levels")),
         "bilsky_grade": details.get("bilsky_grade"),
         "sins": details.get("sins"),
         "sins_words": sins_words(details.get("sins")),
@@ -631,6 +638,9 @@ def _imaging_outcome(view: PathwayView, trigger: Milestone, rules: PinnedRules) 
         "plan_due": _clock_due(view, "PLAN-MSCC", rules) or _clock_due(view, "PLAN-METS", rules),
         "steroids_given": _first(view, "steroids.started") is not None,
         "steroids_to_stop": view.steroids_to_stop,
+        # Version 2: a no-lesion report closes only when no lesion was reported before it.
+        "ruled_out": view.closed_reason == "ruled_out" and view.closed_at == trigger.at,
+        "cord_compression": details.get("cord_compression") is True,
     }
 
 
@@ -674,7 +684,7 @@ def _treatment_summary(view: PathwayView, trigger: Milestone, rules: PinnedRules
     return {
         "closed_reason": words(trigger.details.get("reason")),
         "finding_words": words(report.details.get("finding")) if report else None,
-        "levels": report.details.get("levels") if report else None,
+        "levels": levels_words(report.details.get("levels")) if report else None,
         "plan_words": words(decided.details.get("plan")) if decided else None,
         "intent": words(decided.details.get("intent")) or None if decided else None,
         "treatments": treatments,

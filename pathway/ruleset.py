@@ -20,7 +20,18 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pathway.errors import RulesetError
-from pathway.events import Category, Finding, TreatmentModality
+from pathway.events import (
+    VERSIONED_FIELDS,
+    VERSIONED_TYPES,
+    Advice,
+    Board,
+    Category,
+    Finding,
+    Histology,
+    Plan,
+    Service,
+    TreatmentModality,
+)
 
 ClockKind = Literal["hour", "day"]
 
@@ -63,10 +74,35 @@ class ClockStart(_Data):
     at: Literal["category", "referral", "event"]
     category: Category | None = None
     cancer_status: Literal["known", "suspected", "none"] | None = None
-    event: Literal["imaging.reported", "mdt.decided"] | None = None
+    event: (
+        Literal["imaging.reported", "mdt.decided", "specialist.referred", "treatment.started"]
+        | None
+    ) = None
     finding: Finding | None = None
     plan_includes: Literal["radiotherapy", "surgery"] | None = None
     decision_to_treat: bool | None = None
+    plan: Plan | None = None
+    """``mdt.decided``: the plan exactly (version 2's RT-24H: ``radiotherapy`` only)."""
+    requires_compression: bool = False
+    """``mdt.decided``: only once a report has shown cord compression (version 2's RT-24H)."""
+    compression: bool | None = None
+    """``imaging.reported``: the report shows compression (``mscc`` or ``cord_compression``)."""
+    suspects: Literal["bone_sarcoma", "haematological"] | None = None
+    """``imaging.reported``: the report suspects it; ``specialist.referred``: a report did."""
+    sins_at_least: Annotated[int, Field(ge=0, le=18)] | None = None
+    service: Service | None = None
+    modality: TreatmentModality | None = None
+    decided_plan: Plan | None = None
+    """``treatment.started``: the latest decision to treat had this plan (POSTOP-RT)."""
+    also_on: tuple[Literal["cwt.upgraded"], ...] = ()
+    """Further events that start the clock at their own time (CWT-62 on a consultant upgrade)."""
+    runs_in_review: bool = False
+    """Also on a ``needs_review`` pathway: a lesion on imaging is reason enough (section 9.2)."""
+    even_after_stop: bool = False
+    """Starts at its event even when a stopping event came earlier (SPINE-OPINION)."""
+    backdated_on_metastases_report: bool = False
+    """Also on suspected MSCC, created by a report of metastases without compression and
+    back-dated to the moment the category was entered (version 2's PLAN-METS)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ClockStart:
@@ -84,6 +120,23 @@ class ClockStop(_Data):
     modality: TreatmentModality | None = None
     qualifying_imaging: bool = False
     excluded_by: tuple[str, ...] = ()
+    service: Service | None = None
+    """``specialist.*`` stop events count only for this service."""
+    boards: tuple[Board, ...] = ()
+    """``mdt.decided`` stops only when the latest ``mdt.listed`` board is one of these."""
+    excluded_by_advice: tuple[Advice, ...] = ()
+    """A ``specialist.reviewed`` with this advice, from any service, excludes the clock."""
+    plan_changed: bool = False
+    """A later ``mdt.decided`` that would not start the clock stops it (``plan_changed``)."""
+
+
+class UrgentLimit(_Data):
+    """A shorter limit when the starting report says so (SPINE-OPINION)."""
+
+    limit: Limit
+    sins_at_least: Annotated[int, Field(ge=0, le=18)] | None = None
+    neurological: bool = False
+    """Also when the pathway has any neurological feature."""
 
 
 class ClockRule(_Data):
@@ -93,6 +146,7 @@ class ClockRule(_Data):
     start: ClockStart
     stop: ClockStop
     limit: Limit
+    urgent: UrgentLimit | None = None
     local: bool
     local_bounds_hours: tuple[float, float] | None = None
     national_wording: str | None = None
@@ -115,19 +169,62 @@ class EscalationMinutes(_Data):
     day_clocks: Annotated[int, Field(gt=0)]
 
 
+FIRST_FINDINGS = (Finding.MSCC, Finding.SPINAL_METASTASES, Finding.NO_SPINAL_METASTASES)
+"""The findings of ruleset version 1, for a ruleset file that lists none."""
+
+
+class OutcomeWindow(_Data):
+    """An outcome timepoint counted from treatment (or, untreated, the compression report)."""
+
+    days: Annotated[int, Field(gt=0)]
+    tolerance_days: Annotated[int, Field(ge=0)]
+
+
 class Ruleset(_Data):
+    """A clock table and the capabilities of its version.
+
+    Every capability defaults to version 1's behaviour, so a version-1 file never names them:
+    the findings accepted, the event types and optional fields accepted, what a closed
+    pathway still accepts, how outcomes are validated and the BIOPSY-GUARD mode.
+    """
+
     id: str
     version: Annotated[int, Field(ge=1)]
     title: str
     warning_fractions: tuple[float, ...]
     escalation_minutes: EscalationMinutes
     clocks: tuple[ClockRule, ...]
+    findings: tuple[Finding, ...] = FIRST_FINDINGS
+    ruled_out_finding: Finding = Finding.NO_SPINAL_METASTASES
+    """The finding that closes the pathway as ``ruled_out``."""
+    lesion_review: bool = False
+    """Section 9.1: no ``ruled_out`` after a lesion finding, nor while one is under review."""
+    cord_compression_required_for: tuple[Finding, ...] = ()
+    bone_sarcoma_histologies: tuple[Histology, ...] = ()
+    event_types: tuple[str, ...] = ()
+    """Types of :data:`~pathway.events.VERSIONED_TYPES` this version accepts."""
+    event_fields: tuple[str, ...] = ()
+    """``type.field`` of :data:`~pathway.events.VERSIONED_FIELDS` this version accepts."""
+    accepted_after_closing: tuple[str, ...] = ("outcome.recorded", "alert.acknowledged")
+    outcome_timepoints: tuple[str, ...] = ()
+    """The ``outcome.recorded.at`` codes; none: free text, unchecked (version 1)."""
+    outcome_windows: dict[str, OutcomeWindow] = Field(default_factory=dict)
+    biopsy_guard: Literal["off", "alert", "reject"] = "off"
 
     @model_validator(mode="after")
     def _valid_table(self) -> Ruleset:
         ids = [rule.id for rule in self.clocks]
         if len(ids) != len(set(ids)):
             raise ValueError("clock ids must be unique")
+        if self.ruled_out_finding not in self.findings:
+            raise ValueError("ruled_out_finding: one of the ruleset's findings")
+        if not set(self.event_types) <= VERSIONED_TYPES:
+            raise ValueError("event_types: only types that a ruleset may add")
+        known_fields = {f"{t}.{f}" for t, names in VERSIONED_FIELDS.items() for f in names}
+        if not set(self.event_fields) <= known_fields:
+            raise ValueError("event_fields: only optional fields that a ruleset may add")
+        if not set(self.outcome_windows) <= set(self.outcome_timepoints):
+            raise ValueError("outcome_windows: only for listed outcome_timepoints")
         fractions = self.warning_fractions
         if (
             not fractions
@@ -257,6 +354,9 @@ def _effective(rules: PinnedRules) -> tuple[EffectiveClock, ...]:
         hours = rules.local_sla_hours.get(rule.id)
         if hours is None:
             result.append(EffectiveClock(rule, rule.limit, overridden=False))
+        elif rule.limit.days is not None:
+            # A local day clock stays a day clock (pin_rules checks whole days).
+            result.append(EffectiveClock(rule, Limit(days=int(hours // 24)), overridden=True))
         else:
             result.append(EffectiveClock(rule, Limit(hours=hours), overridden=True))
     return tuple(result)
@@ -288,6 +388,10 @@ def pin_rules(
         low, high = rule.local_bounds_hours
         if not low <= hours <= high:
             raise RulesetError(f"{clock_id}: local SLA must be between {low:g} and {high:g} hours")
+        if rule.limit.days is not None and hours % 24:
+            raise RulesetError(
+                f"{clock_id} is a day clock: its local SLA is whole days, in hours (336 = 14 days)"
+            )
     return PinnedRules(ruleset=ruleset, timezone=timezone, local_sla_hours=overrides)
 
 

@@ -313,7 +313,9 @@ class _Pathway:
             return
         first = rng.randrange(len(_LEVELS) - 2)
         levels = _LEVELS[first : first + rng.randint(1, 3)]
-        data: dict[str, Any] = {"finding": finding, "levels": f"{levels[0]}-{levels[-1]}"}
+        # Section 2.1: one level, or a range from the upper level down (never "T3-T3").
+        span = levels[0] if len(levels) == 1 else f"{levels[0]}-{levels[-1]}"
+        data: dict[str, Any] = {"finding": finding, "levels": [span]}
         if rng.random() < 0.8:
             emergency = finding == "mscc"
             data["bilsky_grade"] = rng.choice(("1c", "2", "3") if emergency else ("0", "1a", "1b"))

@@ -28,6 +28,8 @@ S = timedelta(seconds=1)
 REF = "REF-1"
 
 RULES: PinnedRules = pin_rules(load_ruleset("nice-ng234-2023", 1), timezone="Europe/London")
+RULES_V2: PinnedRules = pin_rules(load_ruleset("nice-ng234-2023", 2), timezone="Europe/London")
+"""Ruleset version 2 (pathway-spec.md section 9)."""
 
 VALID_NHS_NUMBER = "9434765919"
 """The NHS Digital worked example; it passes Modulus 11."""
@@ -197,16 +199,48 @@ def imaging_performed(at: datetime, modality: str = "mri_whole_spine") -> Pathwa
     return event("imaging.performed", at, {"modality": modality})
 
 
-def imaging_reported(at: datetime, finding: str = "mscc") -> PathwayEvent:
-    return event("imaging.reported", at, {"finding": finding})
+def imaging_reported(at: datetime, finding: str = "mscc", **more: Any) -> PathwayEvent:
+    """A report; ``more`` adds fields (``cord_compression``, ``sins``, ``suspected_histology``)."""
+    return event("imaging.reported", at, {"finding": finding, **more})
 
 
-def biopsy_requested(at: datetime) -> PathwayEvent:
-    return event("biopsy.requested", at, {"method": "CT-guided"})
+def biopsy_requested(at: datetime, **more: Any) -> PathwayEvent:
+    return event("biopsy.requested", at, {"method": "CT-guided", **more})
 
 
-def biopsy_performed(at: datetime) -> PathwayEvent:
-    return event("biopsy.performed", at, {})
+def biopsy_performed(at: datetime, **more: Any) -> PathwayEvent:
+    return event("biopsy.performed", at, dict(more))
+
+
+def specialist_referred(at: datetime, service: str = "bone_sarcoma_centre") -> PathwayEvent:
+    return event(
+        "specialist.referred", at, {"service": service}, event_id=f"ref-{service}@{at.isoformat()}"
+    )
+
+
+def specialist_reviewed(
+    at: datetime, service: str = "bone_sarcoma_centre", advice: str | None = None
+) -> PathwayEvent:
+    data: dict[str, Any] = {"service": service, "mode": "mdt"}
+    if advice is not None:
+        data["advice"] = advice
+    return event("specialist.reviewed", at, data, event_id=f"rev-{service}@{at.isoformat()}")
+
+
+def cwt_upgraded(at: datetime) -> PathwayEvent:
+    return event("cwt.upgraded", at, {"by": "Dr Consultant"})
+
+
+def breach_explained(
+    at: datetime,
+    clock: str,
+    reason: str = "imaging_capacity",
+    *,
+    event_id: str | None = None,
+    **more: Any,
+) -> PathwayEvent:
+    data = {"clock": clock, "reason": reason, "stage": "imaging", **more}
+    return event("breach.explained", at, data, event_id=event_id)
 
 
 def histology_reported(at: datetime, *, malignant: bool = True) -> PathwayEvent:
@@ -237,8 +271,16 @@ def treatment_started(
     return event("treatment.started", at, data)
 
 
-def outcome_recorded(at: datetime, ambulatory_status: str = "independent") -> PathwayEvent:
-    return event("outcome.recorded", at, {"ambulatory_status": ambulatory_status, "at": "6 weeks"})
+def outcome_recorded(
+    at: datetime,
+    ambulatory_status: str = "independent",
+    timepoint: str = "6 weeks",
+    *,
+    event_id: str | None = None,
+    **more: Any,
+) -> PathwayEvent:
+    data = {"ambulatory_status": ambulatory_status, "at": timepoint, **more}
+    return event("outcome.recorded", at, data, event_id=event_id)
 
 
 def alert_acknowledged(at: datetime, alert_id: str = "alert-1") -> PathwayEvent:

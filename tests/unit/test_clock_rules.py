@@ -242,6 +242,13 @@ COORD_MSCC = [
         NOT_STARTED,
         id="COORD-MSCC not on suspected spinal metastases",
     ),
+    pytest.param(
+        [review_referral(), coordinator_contacted(T0 + H), overridden(T0 + 2 * H, MSCC)],
+        T0 + 2 * H + 10 * M,
+        "COORD-MSCC",
+        NOT_STARTED,
+        id="COORD-MSCC does not start on an override up after coordinator contact",
+    ),
 ]
 
 COORD_METS = [
@@ -993,6 +1000,17 @@ RT_24H = [
         ),
         id="RT-24H closing after the due time stays breached",
     ),
+    pytest.param(
+        [
+            *_mscc_reported(),
+            treatment_started(T0 + 5 * H, "radiotherapy", "cord compression, out of hours"),
+            mdt_decided(DECIDED, "radiotherapy"),
+        ],
+        DECIDED + H,
+        "RT-24H",
+        NOT_STARTED,
+        id="RT-24H does not start when radiotherapy was given before the decision",
+    ),
 ]
 
 SURGERY = [
@@ -1069,6 +1087,28 @@ SURGERY = [
         "SURGERY",
         excluded(DECIDED + 24 * H, DECIDED + H, "triage_overridden", starts=DECIDED),
         id="SURGERY excluded by an override down to needs_review",
+    ),
+    pytest.param(
+        [
+            *_mscc_reported(),
+            mdt_decided(DECIDED, "surgery", decision_to_treat=False),
+            mdt_decided(DECIDED + 2 * H, "surgery"),
+        ],
+        DECIDED + 3 * H,
+        "SURGERY",
+        running(DECIDED + 26 * H, starts=DECIDED + 2 * H),
+        id="SURGERY starts at the first decision to treat after a decision not to",
+    ),
+    pytest.param(
+        [
+            *_mscc_reported(),
+            mdt_decided(DECIDED, "radiotherapy"),
+            mdt_decided(DECIDED + 2 * H, "surgery"),
+        ],
+        DECIDED + 3 * H,
+        "SURGERY",
+        running(DECIDED + 26 * H, starts=DECIDED + 2 * H),
+        id="SURGERY starts at the first decision to treat whose plan includes surgery",
     ),
 ]
 
@@ -1203,6 +1243,28 @@ CWT_31 = [
         excluded(CWT31_DUE, T0 + 3 * D, "declined", starts=DECIDED),
         id="CWT-31 excluded by closing within its limit",
     ),
+    pytest.param(
+        [
+            *_mscc_reported(),
+            mdt_decided(DECIDED, "best_supportive_care", decision_to_treat=False),
+            mdt_decided(DECIDED + 2 * D, "radiotherapy"),
+        ],
+        DECIDED + 3 * D,
+        "CWT-31",
+        running(CWT31_DUE + 2 * D, starts=DECIDED + 2 * D),
+        id="CWT-31 starts at the first decision to treat after a decision not to",
+    ),
+    pytest.param(
+        [
+            *_mscc_reported(),
+            treatment_started(T0 + 5 * H, "radiotherapy", "cord compression, out of hours"),
+            mdt_decided(DECIDED, "radiotherapy"),
+        ],
+        DECIDED + H,
+        "CWT-31",
+        NOT_STARTED,
+        id="CWT-31 does not start when treatment came before the decision",
+    ),
 ]
 
 CWT_62 = [
@@ -1271,6 +1333,31 @@ CWT_62 = [
             starts=datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
         ),
         id="CWT-62 due date 2 May ends at midnight BST",
+    ),
+    pytest.param(
+        [referral(cancer_status="suspected", neuro=[], pain=[])],
+        T0 + D,
+        "CWT-62",
+        NOT_STARTED,
+        id="CWT-62 needs_review runs no clock",
+    ),
+    pytest.param(
+        [referral(cancer_status="suspected", neuro=[], pain=[]), overridden(T0 + D, MSCC)],
+        T0 + 2 * D,
+        "CWT-62",
+        running(CWT62_DUE),
+        id="CWT-62 starts at the referral date once needs_review is overridden",
+    ),
+    pytest.param(
+        [
+            referral(cancer_status="suspected", neuro=[], pain=[]),
+            treatment_started(T0 + H, "radiotherapy", "cord compression, out of hours"),
+            overridden(T0 + D, MSCC),
+        ],
+        T0 + 2 * D,
+        "CWT-62",
+        NOT_STARTED,
+        id="CWT-62 does not start on an override after the first treatment",
     ),
 ]
 

@@ -24,7 +24,7 @@ MSCC_CLOCKS = ("COORD-MSCC", "STEROID-MSCC", "MRI-MSCC")
 CATEGORIES = ("needs_review", "suspected_spinal_metastases", "suspected_mscc")
 PAIN = ("thoracic_or_cervical_pain", "nocturnal_pain", "pain_on_straining")
 NEURO = ("limb_weakness", "difficulty_walking", "sensory_loss")
-FINDINGS = tuple(f.value for f in Finding)
+FINDINGS = tuple(f.value for f in RULES.ruleset.findings)
 PLANS = (
     "surgery",
     "radiotherapy",
@@ -319,6 +319,15 @@ def _one(type_: str, at: datetime) -> PathwayEvent:
         "imaging.requested": {"modality": "mri_whole_spine"},
         "imaging.performed": {"modality": "mri_whole_spine"},
         "imaging.reported": {"finding": "mscc"},
+        "specialist.referred": {"service": "bone_sarcoma_centre"},
+        "specialist.reviewed": {"service": "bone_sarcoma_centre", "mode": "mdt"},
+        "cwt.upgraded": {"by": "Dr Consultant"},
+        "breach.explained": {
+            "clock": "MRI-MSCC",
+            "reason": "other",
+            "stage": "imaging",
+            "comment": "x",
+        },
         "biopsy.requested": {},
         "biopsy.performed": {},
         "histology.reported": {"malignant": False},
