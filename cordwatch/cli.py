@@ -22,7 +22,7 @@ from cordwatch.settings import Settings, get_settings
 from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
 from db.engine import make_engine, reading
 from db.migrate import upgrade
-from db.repository import UnknownPathway, get_pathway
+from db.repository import INTERNAL_ID, UnknownPathway, get_pathway
 from pathway.errors import EventRejected, RulesetError
 from pathway.events import EVENT_TYPES
 
@@ -225,7 +225,10 @@ def record(
         with reading(engine) as conn:
             try:
                 reference = get_pathway(conn, pathway).reference
-            except UnknownPathway:
+            except UnknownPathway as unknown:
+                if INTERNAL_ID.fullmatch(pathway):  # a mistyped PW- id, not a reference
+                    err.print(f"no pathway with id {pathway}", style="red")
+                    raise typer.Exit(1) from unknown
                 reference = pathway  # intake rejects it with the field named
     envelope: dict[str, Any] = {
         "event_id": f"cli-{uuid.uuid4()}",

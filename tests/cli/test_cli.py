@@ -152,3 +152,13 @@ def test_simulate_is_deterministic_for_a_seed() -> None:
 
     assert first == second
     assert all(json.loads(line)["event_id"].startswith("sim-3-") for line in first.splitlines())
+
+
+def test_record_for_a_mistyped_internal_id_says_no_pathway_has_it(engine: Engine) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["record", "PW-ABC123", "coordinator.contacted", "--at", NOW.isoformat()],
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "no pathway with id PW-ABC123"
