@@ -31,7 +31,11 @@ from pathway.ruleset import PinnedRules, Ruleset, repin
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """An event that a set of rules would have refused: named by ids, field and reason only."""
+    """An event that a set of rules would have refused.
+
+    Shown by pathway id, type, field and reason only: an event id is chosen by the feed and
+    may carry its reference, so it stays out of the replay's output.
+    """
 
     pathway_id: str
     event_id: str
@@ -239,7 +243,6 @@ class WhatIf:
             "would_be_refused": [
                 {
                     "pathway_id": r.pathway_id,
-                    "event_id": r.event_id,
                     "event_type": r.event_type,
                     "field": r.field,
                     "reason": r.reason,
