@@ -312,8 +312,8 @@ def _alert_keys(
     }
 
 
-def _count(labels: Iterable[str]) -> dict[str, int]:
-    return dict(sorted(Counter(labels).items()))
+def _sorted(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items()))
 
 
 def what_if(
@@ -347,10 +347,11 @@ def what_if(
     versions: Counter[str] = Counter()
     facts_pinned: list[ClockFact] = []
     facts_candidate: list[ClockFact] = []
-    alerts_a: dict[tuple[Any, ...], str] = {}
-    alerts_b: dict[tuple[Any, ...], str] = {}
-    letters_a: dict[str, str] = {}
-    letters_b: dict[str, str] = {}
+    # Compared pathway by pathway (every key names its pathway), so only counts are kept.
+    alerts_a: Counter[str] = Counter()
+    alerts_b: Counter[str] = Counter()
+    letters_a: Counter[str] = Counter()
+    letters_b: Counter[str] = Counter()
     count = 0
     for stored in pathways:
         count += 1
@@ -367,10 +368,12 @@ def what_if(
             facts_pinned.extend(_facts(stored.pathway_id, a.view, begin, end))
         if b.view is not None:
             facts_candidate.extend(_facts(stored.pathway_id, b.view, begin, end))
-        alerts_a.update(_alert_keys(stored.pathway_id, a.view, as_of))
-        alerts_b.update(_alert_keys(stored.pathway_id, b.view, as_of))
-        letters_a.update(a.letters)
-        letters_b.update(b.letters)
+        owed_a = _alert_keys(stored.pathway_id, a.view, as_of)
+        owed_b = _alert_keys(stored.pathway_id, b.view, as_of)
+        alerts_a.update(v for k, v in owed_a.items() if k not in owed_b)
+        alerts_b.update(v for k, v in owed_b.items() if k not in owed_a)
+        letters_a.update(v for k, v in a.letters.items() if k not in b.letters)
+        letters_b.update(v for k, v in b.letters.items() if k not in a.letters)
     report_a, report_b = (
         build_report(
             facts,
@@ -392,14 +395,8 @@ def what_if(
         changes=changes,
         refused=refused,
         local_sla_dropped=dict(sorted(dropped.items())),
-        only_candidate=Owed(
-            alerts=_count(v for k, v in alerts_b.items() if k not in alerts_a),
-            letters=_count(v for k, v in letters_b.items() if k not in letters_a),
-        ),
-        only_pinned=Owed(
-            alerts=_count(v for k, v in alerts_a.items() if k not in alerts_b),
-            letters=_count(v for k, v in letters_a.items() if k not in letters_b),
-        ),
+        only_candidate=Owed(alerts=_sorted(alerts_b), letters=_sorted(letters_b)),
+        only_pinned=Owed(alerts=_sorted(alerts_a), letters=_sorted(letters_a)),
         headline=headline(report_a, report_b),
         report_pinned=report_a,
         report_candidate=report_b,
