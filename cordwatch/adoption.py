@@ -22,6 +22,7 @@ from cordwatch.audit_report import load_pathway_facts, period_bounds
 from db.audit import append_audit, audit_entry, clock_status_entries
 from db.engine import reading, transaction
 from db.repository import PATHWAY, chunks, list_events, pathway_values, sync_clocks
+from pathway.clocks import Clock
 from pathway.engine import evaluate
 from pathway.errors import EventRejected
 from pathway.ruleset import Ruleset, repin, rules_from_json
@@ -144,6 +145,18 @@ def adopt(
     return result
 
 
+def _instances(
+    clocks: Sequence[Clock], other: Sequence[Clock], at: datetime
+) -> list[dict[str, str]]:
+    """The clock instances of ``clocks`` that ``other`` lacks (matched on id and start)."""
+    present = {(c.id, c.starts_at) for c in other}
+    return [
+        {"clock": c.id, "starts_at": c.starts_at.isoformat(), "status": c.status_at(at).value}
+        for c in clocks
+        if (c.id, c.starts_at) not in present
+    ]
+
+
 def _adopt_batch(
     conn: Connection,
     ids: Sequence[str],
@@ -208,6 +221,9 @@ def _adopt_batch(
                     "from": json.loads(pinned.to_json()),
                     "to": json.loads(rules.to_json()),
                     "local_sla_dropped": dropped,
+                    # What the clock table no longer or newly holds, as it stood at adoption.
+                    "clocks_removed": _instances(before.clocks, after.clocks, now),
+                    "clocks_added": _instances(after.clocks, before.clocks, now),
                 },
             )
         )

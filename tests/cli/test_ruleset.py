@@ -185,8 +185,12 @@ def test_adopt_re_pins_open_pathways_only_audits_each_and_is_idempotent(
     assert {(row.actor, row.reason) for row in adopted} == {
         ("Dr Admin", "QS56 2023 adopted by the MSCC board")
     }
-    details = json.loads(adopted[0].details)
-    assert (details["from"]["version"], details["to"]["version"]) == (1, 2)
+    details = {row.pathway_id: json.loads(row.details) for row in adopted}
+    assert {(d["from"]["version"], d["to"]["version"]) for d in details.values()} == {(1, 2)}
+    assert [(c["clock"], c["status"]) for c in details[cohort["REF-A"]]["clocks_removed"]] == [
+        ("RT-24H", "breached")
+    ]
+    assert details[cohort["REF-D"]]["clocks_removed"] == []
     assert sorted(still) == sorted(clock_entries)
     assert chain.ok
 
