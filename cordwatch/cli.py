@@ -583,6 +583,10 @@ from cordwatch.cli_letters import register as _register_letters  # noqa: E402
 
 _register_letters(app)
 
+from cordwatch.cli_ruleset import register as _register_ruleset  # noqa: E402
+
+_register_ruleset(app)
+
 
 def _private_data() -> None:
     """Owner-only from here on, for this process and every one it starts (the Prefect server,

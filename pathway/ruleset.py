@@ -409,3 +409,29 @@ def _rules_from_json_cached(text: str, ruleset_id: str, version: int) -> PinnedR
         timezone=stored["timezone"],
         local_sla_hours={k: float(v) for k, v in stored["local_sla_hours"].items()},
     )
+
+
+def repin(rules: PinnedRules, ruleset: Ruleset) -> tuple[PinnedRules, dict[str, str]]:
+    """The rules of a pathway moved to another ruleset version (pathway-spec.md 9.6).
+
+    The pathway keeps its time zone, and each of its local SLA values that the new version
+    allows: a clock the version still has, still marks local, and whose bounds (and whole days,
+    for a day clock) the value fits. The others fall back to the version's own limits.
+
+    Args:
+        rules: the rules the pathway is pinned to now.
+        ruleset: the candidate ruleset version.
+
+    Returns:
+        The new pinned rules, and the local SLA values left behind (clock id to the reason).
+    """
+    kept: dict[str, float] = {}
+    dropped: dict[str, str] = {}
+    for clock_id, hours in sorted(rules.local_sla_hours.items()):
+        try:
+            pin_rules(ruleset, timezone=rules.timezone, local_sla_hours={clock_id: hours})
+        except RulesetError as err:
+            dropped[clock_id] = str(err)
+            continue
+        kept[clock_id] = hours
+    return pin_rules(ruleset, timezone=rules.timezone, local_sla_hours=kept), dropped
