@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pathway.alerts import CATEGORY_WORDS
 from pathway.clocks import Clock, ClockStatus
-from pathway.effects import EVENT_EFFECT_RULES, Effect
+from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
 from pathway.engine import Milestone, PathwayView, evaluate, sort_key
 from pathway.events import PathwayEvent, ReferralReceived
 from pathway.ruleset import PinnedRules
@@ -160,13 +160,24 @@ def _treated(view: PathwayView) -> bool:
 
 
 def letter_effects(
-    pathway_id: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+    pathway_id: str,
+    event: PathwayEvent,
+    before: PathwayView | None,
+    after: PathwayView,
+    moment: IntakeMoment | None = None,
 ) -> list[Effect]:
     """The letters an accepted event owes (an effect rule of :mod:`pathway.effects`).
 
     A treatment summary is owed when the pathway closes after a treatment started (whatever the
     closing reason); a breach report for every clock instance this event stopped late.
+
+    A backfill owes nothing for history (an event more than :data:`~pathway.effects.BACKFILL_GRACE` before the
+    import moment): the referrer acted on that referral weeks ago, and a clock this event
+    stopped late belongs to the past the report counts, not to a page today. A clock still
+    running and breached at the import moment is the deadline watch's to report, from now.
     """
+    if moment is not None and moment.is_history(event):
+        return []
     effects: list[Effect] = []
     for spec in _BY_TRIGGER.get(event.type, ()):
         if spec.name == "treatment_summary" and not _treated(after):
