@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from db.repository import AUDIT, CLOCK, OUTBOX, PATHWAY
+from db.repository import AUDIT, CLOCK, INBOX, OUTBOX, PATHWAY
 from pathway.nhs_number import nhs_check_digit
 from tests.conftest import NOW
 from tests.db.test_intake import envelope, referral
@@ -196,3 +196,25 @@ def test_without_backfill_every_event_owes_its_letters_as_before(
         assert (
             conn.execute(select(AUDIT).where(AUDIT.c.action == "ingest.backfill")).first() is None
         )
+
+
+def test_the_demo_imports_its_cohort_as_a_backfill(engine: Engine) -> None:
+    result = CliRunner().invoke(app, ["demo", "--patients", "8", "--as-of", NOW.isoformat()])
+
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        occurred = dict(conn.execute(select(INBOX.c.event_id, INBOX.c.occurred_at)).tuples().all())
+        letters = [
+            json.loads(p)
+            for p in conn.execute(
+                select(OUTBOX.c.payload).where(OUTBOX.c.kind == "letter")
+            ).scalars()
+        ]
+        audited = conn.execute(
+            select(AUDIT.c.details).where(AUDIT.c.action == "ingest.backfill")
+        ).scalar_one()
+    assert json.loads(audited)["history"] > 0
+    assert all(
+        letter["event_id"] is not None and occurred[letter["event_id"]] >= NOW - H
+        for letter in letters
+    )
