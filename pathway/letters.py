@@ -569,7 +569,10 @@ def letter_context(
     """The values the template of ``request.name`` prints, for ``request.recipient``.
 
     Args:
-        produced_at: the letter's date; the moment a breach report measures lateness at.
+        produced_at: the letter's date; the moment a breach report measures lateness at. A
+            letter produced more than :data:`LATE_LETTER_AFTER` after its event carries
+            ``late`` (both dates); every ``*_due`` target already past at it is marked in
+            ``past`` (and ``due_past`` on each clock row), for "was due by" wording.
 
     Raises:
         LetterNotApplicable: the pathway has no fact this letter is about.
