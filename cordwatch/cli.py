@@ -48,7 +48,7 @@ def _engine(settings: Settings) -> Engine:
     return migrated_engine(settings)
 
 
-def _intake(settings: Settings, engine: Engine) -> Intake:
+def _intake(settings: Settings, engine: Engine, *, backfill: bool = False) -> Intake:
     try:
         settings.pinned_rules()
     except RulesetError as error:
@@ -56,7 +56,9 @@ def _intake(settings: Settings, engine: Engine) -> Intake:
         raise typer.Exit(2) from error
     # Effects run after intake: in a `handle-event` flow run when Prefect is configured, or by
     # the next deadline watch (which processes every accepted event left unprocessed).
-    return Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
+    return Intake(
+        engine, new_pathway_rules=settings.pinned_rules, mark_processed=False, backfill=backfill
+    )
 
 
 def _notify(engine: Engine, result: IntakeResult) -> None:
@@ -145,6 +147,14 @@ def ingest(
         str | None,
         typer.Option("--as-of", help="The moment of intake (events later than it are refused)."),
     ] = None,
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill",
+            help="Import history: clocks and figures as usual, but no letter for an event "
+            "more than an hour before now (the watch alerts what is at risk from now).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest JSON Lines events: accepted, duplicates and each rejection with its field.
 
@@ -156,7 +166,7 @@ def ingest(
         if name != "-" and not Path(name).is_file():
             raise typer.BadParameter(f"no such file: {name}", param_hint="FILES")
     engine = _engine(settings)
-    intake = _intake(settings, engine)
+    intake = _intake(settings, engine, backfill=backfill)
     lines = _read_lines(files)
     if out.is_terminal and not as_json:
         with Progress(console=err, transient=True) as progress:
@@ -169,6 +179,10 @@ def ingest(
             )
     else:
         result = intake.ingest_lines(lines, now=now, batch_size=settings.intake_batch_size)
+    if backfill:
+        intake.audit_backfill(result, now=now)
+        if not as_json:
+            err.print(f"backfill: {result.history} events imported as history (no letters owed)")
     _notify(engine, result)
     _report(result, as_json)
 
@@ -459,8 +473,11 @@ def demo(
     events = simulate_cohort(
         patients=patients, seed=seed, start=now - timedelta(days=21), span_days=21, horizon=now
     )
-    intake = _intake(settings, engine)
+    # The cohort is three weeks of history: imported as a backfill, it owes no letter about
+    # the past, and the watch alerts only what is at risk or breached from now.
+    intake = _intake(settings, engine, backfill=True)
     result = intake.ingest_lines(((n, json.dumps(e)) for n, e in enumerate(events, 1)), now=now)
+    intake.audit_backfill(result, now=now)
     out.print(
         f"demo: {patients} simulated patients, {result.accepted} events accepted, "
         f"{len(result.rejected)} rejected, database {settings.url()}"

@@ -37,7 +37,7 @@ from db.repository import (
     sync_clocks,
     table,
 )
-from pathway.effects import effects_of_event
+from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
 from pathway.engine import PathwayView, admit, evaluate
 from pathway.errors import EventRejected
 from pathway.events import (
@@ -92,9 +92,12 @@ class IntakeResult:
     rejected: list[Rejection] = field(default_factory=list)
     accepted_event_ids: list[str] = field(default_factory=list)
     pathway_ids: set[str] = field(default_factory=set)
+    history: int = 0
+    """Accepted events a backfill imported as history: counted, owing no letter."""
 
     def merge(self, other: IntakeResult) -> None:
         self.accepted += other.accepted
+        self.history += other.history
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
         self.accepted_event_ids.extend(other.accepted_event_ids)
@@ -199,12 +202,42 @@ class Intake:
         new_pathway_rules: Callable[[], PinnedRules],
         mark_processed: bool = True,
         run_id: str | None = None,
+        backfill: bool = False,
     ) -> None:
         self.engine = engine
         self._new_rules = new_pathway_rules
         self._cache: dict[str, _Pathway] = {}
         self.mark_processed = mark_processed
         self.run_id = run_id
+        self.backfill = backfill
+        """A backfill imports history: events older than the grace owe no letter
+        (:class:`~pathway.effects.IntakeMoment`); clocks, breaches and figures are as usual."""
+
+    def audit_backfill(self, result: IntakeResult, *, now: datetime) -> None:
+        """Record one ``ingest.backfill`` audit entry for a whole backfill, with its counts.
+
+        The entry says when history was imported and how much of it owed nothing, so an
+        auditor asking "why was no acknowledgement sent for this referral?" finds the answer.
+        """
+        with transaction(self.engine) as conn:
+            append_audit(
+                conn,
+                [
+                    {
+                        "at": now,
+                        "action": "ingest.backfill",
+                        "run_id": self.run_id,
+                        "details": {
+                            "import_moment": now.isoformat(),
+                            "grace_minutes": int(BACKFILL_GRACE.total_seconds() // 60),
+                            "accepted": result.accepted,
+                            "history": result.history,
+                            "duplicates": result.duplicates,
+                            "rejected": len(result.rejected),
+                        },
+                    }
+                ],
+            )
 
     def ingest_lines(
         self,
@@ -446,7 +479,10 @@ class Intake:
         )
         milestone = next(m for m in view.milestones if m.event_id == event.event_id)
         before_view = current.view if current.events else None
-        for effect in effects_of_event(touched.id, event, before_view, view):
+        moment = IntakeMoment(now=now, backfill=self.backfill)
+        if moment.is_history(event):
+            result.history += 1
+        for effect in effects_of_event(touched.id, event, before_view, view, moment=moment):
             batch.outbox.append(
                 {
                     "key": effect.key,

@@ -141,7 +141,10 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
         try:
             run = asyncio.run(
                 arun_deployment(
-                    "ingest/ingest", parameters={"path": str(cohort.resolve())}, timeout=600
+                    "ingest/ingest",
+                    # Three weeks of history: no letter about the past, alerts from now.
+                    parameters={"path": str(cohort.resolve()), "backfill": True},
+                    timeout=600,
                 )
             )
             break

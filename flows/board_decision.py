@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.flow_runs import asuspend_flow_run
 from prefect.input import RunInput
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from cordwatch.effects import find_inbox_entries
 from cordwatch.intake import Intake
@@ -26,23 +27,121 @@ from cordwatch.views import local_time, pathway_view, show_json
 from db.engine import make_engine, reading
 from flows.notify import notify_event
 from pathway.display import markdown_text, safe_details
-from pathway.events import Plan
+from pathway.engine import INTAKE_SKEW
+from pathway.events import Plan, is_level_or_range
+
+
+class PlanChoice(StrEnum):
+    """The plans as the board reads them; :data:`PLAN_CODES` gives the event's code."""
+
+    SURGERY = "Surgery"
+    RADIOTHERAPY = "Radiotherapy"
+    SURGERY_THEN_RADIOTHERAPY = "Surgery followed by radiotherapy"
+    SYSTEMIC_THERAPY = "Systemic anti-cancer therapy"
+    BEST_SUPPORTIVE_CARE = "Best supportive care"
+
+
+PLAN_CODES = {choice: Plan[choice.name] for choice in PlanChoice}
+"""Each plan in words -> the code the `mdt.decided` event stores (never renamed)."""
+
+
+class IntentChoice(StrEnum):
+    """Treatment intent as one choice: "not stated" instead of an empty optional field."""
+
+    NOT_STATED = "Not stated"
+    CURATIVE = "Curative"
+    PALLIATIVE = "Palliative"
+
+
+INTENT_CODES: dict[IntentChoice, str | None] = {
+    IntentChoice.NOT_STATED: None,
+    IntentChoice.CURATIVE: "curative",
+    IntentChoice.PALLIATIVE: "palliative",
+}
 
 
 class BoardDecision(RunInput):
     """The tumour board's decision (pathway-spec.md section 3, `mdt.decided`)."""
 
-    plan: Plan = Field(description="The agreed plan")
-    decision_to_treat: bool = Field(description="Has the board decided to treat?")
-    intent: Literal["curative", "palliative"] | None = Field(
-        default=None, description="Treatment intent"
+    decided_at: AwareDatetime = Field(
+        description="When the board decided (the RT-24H and SURGERY clocks start then; "
+        "correct it when entering the decision later)"
     )
+    plan: PlanChoice = Field(description="The agreed plan")
+    decision_to_treat: bool = Field(description="Has the board decided to treat?")
+    intent: IntentChoice = Field(default=IntentChoice.NOT_STATED, description="Treatment intent")
     reason: str | None = Field(
         default=None, max_length=500, description="Reason (no patient identifiers)"
     )
     decided_by: str = Field(
         min_length=1, max_length=200, description="Consultant recording the decision"
     )
+
+
+class DecisionRefused(ValueError):
+    """The form's answer cannot be recorded as it is: the field and why (no patient data)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def decision_envelope(
+    decision: BoardDecision,
+    *,
+    event_id: str,
+    reference: str,
+    listed_at: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The `mdt.decided` event a form's answer records; pure (``now`` is an argument).
+
+    The decision's clinical time is ``decided_at``, not the moment Submit was pressed: a
+    decision typed in hours later must not move RT-24H and hide the delay.
+
+    Raises:
+        DecisionRefused: ``decided_at`` is later than ``now`` plus the intake's skew, or
+            before the listing the decision answers.
+    """
+    if decision.decided_at > now + INTAKE_SKEW:
+        raise DecisionRefused(
+            "decided_at",
+            f"is in the future (more than {int(INTAKE_SKEW.total_seconds() // 60)} minutes "
+            "after now): enter the time the board decided",
+        )
+    if decision.decided_at < listed_at:
+        raise DecisionRefused(
+            "decided_at",
+            f"is before the MDT listing ({listed_at.astimezone(UTC).isoformat()}): "
+            "a board decides after the pathway is listed",
+        )
+    data: dict[str, Any] = {
+        "plan": PLAN_CODES[decision.plan].value,
+        "decision_to_treat": decision.decision_to_treat,
+    }
+    intent = INTENT_CODES[decision.intent]
+    if intent is not None:
+        data["intent"] = intent
+    if decision.reason:
+        data["reason"] = decision.reason
+    return {
+        "event_id": event_id,
+        "pathway": reference,
+        "type": "mdt.decided",
+        "occurred_at": decision.decided_at.astimezone(UTC).isoformat(),
+        "recorded_by": decision.decided_by,
+        "source": "prefect-board-decision",
+        "data": data,
+    }
+
+
+def _levels(value: Any) -> str:
+    # Levels are coded (C1-S5, or ranges); anything else in the field is left out unread, so
+    # nothing typed there (a name) reaches the form.
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    kept = [item for item in items if is_level_or_range(item)]
+    return ", ".join(kept) if kept else "not recorded"
 
 
 def clinical_summary(document: dict[str, Any], zone: Any) -> str:
@@ -52,7 +151,10 @@ def clinical_summary(document: dict[str, Any], zone: Any) -> str:
     """
     findings = [
         safe_details(m["type"], m["details"])
-        | {"at": local_time(datetime.fromisoformat(m["at"]), zone)}
+        | {
+            "at": local_time(datetime.fromisoformat(m["at"]), zone),
+            "levels": _levels(m["details"].get("levels")),
+        }
         for m in document["milestones"]
         if m["type"] == "imaging.reported"
     ]
@@ -69,6 +171,7 @@ def clinical_summary(document: dict[str, Any], zone: Any) -> str:
     for finding in findings:
         lines.append(
             f"- {finding['at']}: finding **{markdown_text(finding.get('finding', '?'))}**, "
+            f"levels {markdown_text(finding['levels'])}, "
             f"Bilsky grade {markdown_text(finding.get('bilsky_grade', 'not recorded'))}, "
             f"SINS {markdown_text(finding.get('sins', 'not recorded'))}"
         )
@@ -93,28 +196,36 @@ async def board_decision(pathway_id: str, listed_event_id: str) -> dict[str, Any
         internal, view, rules = pathway_view(conn, pathway_id, as_of=now)
     document = show_json(internal, view, rules, as_of=now)
     summary = clinical_summary(document, ZoneInfo(settings.timezone))
+    listed_at = next(
+        (m.at for m in view.milestones if m.event_id == listed_event_id), view.referred_at
+    )
     decision = await asuspend_flow_run(
-        wait_for_input=BoardDecision.with_initial_data(description=summary, decided_by=""),
+        wait_for_input=BoardDecision.with_initial_data(
+            description=summary, decided_by="", decided_at=now
+        ),
         key=f"board-decision-{listed_event_id}",
         timeout=14 * 24 * 3600,
     )
     # A resumed suspended flow runs again from the top: the event id is fixed by the listing,
     # so a second execution is a duplicate, never a second decision.
     event_id = f"board-{listed_event_id}"
-    envelope = {
-        "event_id": event_id,
-        "pathway": view.reference,
-        "type": "mdt.decided",
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "recorded_by": decision.decided_by,
-        "source": "prefect-board-decision",
-        "data": decision.model_dump(exclude={"decided_by"}, exclude_none=True, mode="json"),
-    }
-    intake = Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
-    result = intake.ingest_lines(
-        [(None, json.dumps(envelope))], now=datetime.now(UTC), batch_size=1
-    )
+    submitted = datetime.now(UTC)
     logger = get_run_logger()
+    try:
+        envelope = decision_envelope(
+            decision,
+            event_id=event_id,
+            reference=view.reference,
+            listed_at=listed_at,
+            now=submitted,
+        )
+    except DecisionRefused as refusal:
+        # The run fails visibly with the field and reason; the decision is then recorded with
+        # `cordwatch record ... mdt.decided --at T`, and the clocks keep alerting meanwhile.
+        logger.error("%s: decision refused: %s", internal, refusal)
+        raise
+    intake = Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
+    result = intake.ingest_lines([(None, json.dumps(envelope))], now=submitted, batch_size=1)
     if result.rejected:
         rejection = result.rejected[0]
         logger.error("%s: decision rejected: %s: %s", internal, rejection.field, rejection.reason)

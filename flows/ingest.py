@@ -44,8 +44,14 @@ def _numbered_lines(source: Path) -> Iterator[tuple[int, bytes]]:
 
 
 @flow(name="ingest", flow_run_name=_run_name)
-async def ingest_file(path: str, as_of: datetime | None = None) -> dict[str, Any]:
-    """Apply a JSON Lines file in batches; one run instead of one run per event."""
+async def ingest_file(
+    path: str, as_of: datetime | None = None, backfill: bool = False
+) -> dict[str, Any]:
+    """Apply a JSON Lines file in batches; one run instead of one run per event.
+
+    ``backfill``: the file is history (a service adopting cordwatch): events more than an hour
+    before the run's moment owe no letter; clocks, breaches and figures are as usual.
+    """
     settings = get_settings()
     now = as_of or datetime.now(UTC)
     source = Path(path)
@@ -54,7 +60,9 @@ async def ingest_file(path: str, as_of: datetime | None = None) -> dict[str, Any
         0.0, key="ingest-progress", description=f"{opaque_run_name(path)}: {total} bytes"
     )
     engine = make_engine(settings.url())
-    intake = Intake(engine, new_pathway_rules=settings.pinned_rules, mark_processed=False)
+    intake = Intake(
+        engine, new_pathway_rules=settings.pinned_rules, mark_processed=False, backfill=backfill
+    )
     result = IntakeResult()
     size = settings.intake_batch_size
     read = 0
@@ -69,6 +77,8 @@ async def ingest_file(path: str, as_of: datetime | None = None) -> dict[str, Any
     if batch:
         result.merge(intake.ingest_lines(batch, now=now, batch_size=size))
     await aupdate_progress_artifact(progress, 100.0)
+    if backfill:
+        intake.audit_backfill(result, now=now)
     for event_id in result.accepted_event_ids:
         mark_processed(engine, event_id, at=now)
     engine.dispose()

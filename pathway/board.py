@@ -9,7 +9,7 @@ keyed by the listing event, so a replay or a second delivery never opens a secon
 
 from __future__ import annotations
 
-from pathway.effects import EVENT_EFFECT_RULES, Effect
+from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
 from pathway.engine import PathwayView
 from pathway.events import MdtListed, PathwayEvent
 
@@ -23,13 +23,19 @@ def board_form_key(listed_event_id: str) -> str:
 
 
 def board_form_effects(
-    pathway_id: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+    pathway_id: str,
+    event: PathwayEvent,
+    before: PathwayView | None,
+    after: PathwayView,
+    moment: IntakeMoment | None = None,
 ) -> list[Effect]:
     """The board form an accepted event owes (an effect rule of :mod:`pathway.effects`).
 
     Every listing owes its own form, a re-listing included: the board meets again and decides
     again. The payload names the pathway and the listing by their ids only; the form's summary
-    is read from the database when it runs.
+    is read from the database when it runs. A backfilled listing still owes its form: the
+    form is a way to record the decision (not news sent to anyone), and a listing imported
+    undecided is waiting for one.
     """
     if not isinstance(event, MdtListed):
         return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from pathway.engine import PathwayView
@@ -24,8 +25,36 @@ class Effect:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-EffectRule = Callable[[str, PathwayEvent, PathwayView | None, PathwayView], list[Effect]]
-"""(internal pathway id, event, view before, view after) -> effects. Pure."""
+BACKFILL_GRACE = timedelta(hours=1)
+"""How old an event may be, at a backfill's import moment, and still owe its letters.
+
+A backfill imports history: an event older than this at the import moment is history, and its
+letters (an acknowledgement, a breach report for a clock it stopped late) would describe it as
+new to a reader who has long acted on it. An hour covers a feed's normal lag (events of the
+last hour are still news); anything older was handled by the service before cordwatch.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeMoment:
+    """When the intake admits an event, and whether it is importing history (a backfill)."""
+
+    now: datetime
+    backfill: bool = False
+
+    def is_history(self, event: PathwayEvent) -> bool:
+        """True when a backfill imports ``event`` more than :data:`BACKFILL_GRACE` after it
+        happened: its clocks and figures count, but it owes no letter."""
+        return self.backfill and event.occurred_at < self.now - BACKFILL_GRACE
+
+
+EffectRule = Callable[
+    [str, PathwayEvent, PathwayView | None, PathwayView, IntakeMoment | None], list[Effect]
+]
+"""(internal pathway id, event, view before, view after, intake moment) -> effects. Pure.
+
+The moment is None when the caller has none (a test, a preview): the event is then live.
+"""
 
 EVENT_EFFECT_RULES: list[EffectRule] = []
 """Each feature (letters, board forms...) registers its rule here at import of its core module."""
@@ -53,11 +82,21 @@ def _load_rules() -> None:
 
 
 def effects_of_event(
-    pathway_id: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+    pathway_id: str,
+    event: PathwayEvent,
+    before: PathwayView | None,
+    after: PathwayView,
+    *,
+    moment: IntakeMoment | None = None,
 ) -> list[Effect]:
-    """Every effect an accepted event causes, from every registered rule, in a stable order."""
+    """Every effect an accepted event causes, from every registered rule, in a stable order.
+
+    Args:
+        moment: the intake's ``now`` and backfill flag; a backfilled event older than
+            :data:`BACKFILL_GRACE` owes no letter (each rule decides what history owes).
+    """
     _load_rules()
     effects: list[Effect] = []
     for rule in EVENT_EFFECT_RULES:
-        effects.extend(rule(pathway_id, event, before, after))
+        effects.extend(rule(pathway_id, event, before, after, moment))
     return effects

@@ -480,7 +480,8 @@ _LEVELS_HELP = (
 )
 
 
-def _is_level_or_range(item: object) -> bool:
+def is_level_or_range(item: object) -> bool:
+    """True for one vertebral level (``T7``) or a range of them, upper first (``T4-T6``)."""
     if not isinstance(item, str):
         return False
     if item in _SPINE_RANK:
@@ -504,7 +505,7 @@ def _vertebral_levels(value: object) -> list[str]:
     if not isinstance(items, list) or not items:
         raise ValueError(_LEVELS_HELP)
     for index, item in enumerate(items):
-        if not _is_level_or_range(item):
+        if not is_level_or_range(item):
             raise ValueError(f"item {index + 1} is not a level or range; {_LEVELS_HELP}")
     return list(items)
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pathway.alerts import CATEGORY_WORDS
 from pathway.clocks import Clock, ClockStatus
-from pathway.effects import EVENT_EFFECT_RULES, Effect
+from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
 from pathway.engine import Milestone, PathwayView, evaluate, sort_key
 from pathway.events import PathwayEvent, ReferralReceived
 from pathway.ruleset import PinnedRules
@@ -115,6 +115,14 @@ for _spec in LETTERS.values():
 
 BREACH_REPORT = "breach_report"
 
+LATE_LETTER_AFTER = timedelta(days=1)
+"""A letter produced more than this after its triggering event says so in its first line.
+
+A day: a letter produced the same day or the next morning (a night's outage, a form typed in
+after clinic) reads as news; past a day the reader may already have acted on the event, and
+must be told the letter is late rather than left to take it for a new fact.
+"""
+
 
 def letter_key(name: str, pathway_id: str, event_id: str, recipient: Recipient) -> str:
     """The outbox key of a letter caused by an event: one per (letter, pathway, event, recipient)."""
@@ -160,13 +168,24 @@ def _treated(view: PathwayView) -> bool:
 
 
 def letter_effects(
-    pathway_id: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+    pathway_id: str,
+    event: PathwayEvent,
+    before: PathwayView | None,
+    after: PathwayView,
+    moment: IntakeMoment | None = None,
 ) -> list[Effect]:
     """The letters an accepted event owes (an effect rule of :mod:`pathway.effects`).
 
     A treatment summary is owed when the pathway closes after a treatment started (whatever the
     closing reason); a breach report for every clock instance this event stopped late.
+
+    A backfill owes nothing for history (an event more than :data:`~pathway.effects.BACKFILL_GRACE` before the
+    import moment): the referrer acted on that referral weeks ago, and a clock this event
+    stopped late belongs to the past the report counts, not to a page today. A clock still
+    running and breached at the import moment is the deadline watch's to report, from now.
     """
+    if moment is not None and moment.is_history(event):
+        return []
     effects: list[Effect] = []
     for spec in _BY_TRIGGER.get(event.type, ()):
         if spec.name == "treatment_summary" and not _treated(after):
@@ -451,7 +470,9 @@ def _milestone(view: PathwayView, event_id: str | None, type_: str) -> Milestone
     raise LetterNotApplicable("event_id", f"no {type_} event {event_id!r} on this pathway")
 
 
-def _clock_row(clock: Clock, at: datetime, rules: PinnedRules) -> dict[str, Any]:
+def _clock_row(
+    clock: Clock, at: datetime, rules: PinnedRules, *, produced_at: datetime | None = None
+) -> dict[str, Any]:
     zone = rules.zone
     status = clock.status_at(at)
     row: dict[str, Any] = {
@@ -461,6 +482,9 @@ def _clock_row(clock: Clock, at: datetime, rules: PinnedRules) -> dict[str, Any]
         "local": clock.local,
         "started": local_time(clock.starts_at, zone),
         "due": due_words(clock, zone),
+        # A row of "what happens next" whose due moment passed before the letter was
+        # produced reads "was due by", never as a promise.
+        "due_past": produced_at is not None and clock.due_at <= produced_at,
         "status": words(status.value),
         "stopped": local_time(clock.stopped_at, zone)
         if clock.stopped_at is not None and clock.stopped_at <= at
@@ -470,9 +494,11 @@ def _clock_row(clock: Clock, at: datetime, rules: PinnedRules) -> dict[str, Any]
     return row
 
 
-def _running_clocks(view: PathwayView, at: datetime, rules: PinnedRules) -> list[dict[str, Any]]:
+def _running_clocks(
+    view: PathwayView, at: datetime, rules: PinnedRules, produced_at: datetime
+) -> list[dict[str, Any]]:
     return [
-        _clock_row(c, at, rules)
+        _clock_row(c, at, rules, produced_at=produced_at)
         for c in sorted(view.clocks, key=lambda c: c.due_at)
         if c.starts_at <= at
         and c.status_at(at) in (ClockStatus.RUNNING, ClockStatus.BREACHED)
@@ -543,7 +569,10 @@ def letter_context(
     """The values the template of ``request.name`` prints, for ``request.recipient``.
 
     Args:
-        produced_at: the letter's date; the moment a breach report measures lateness at.
+        produced_at: the letter's date; the moment a breach report measures lateness at. A
+            letter produced more than :data:`LATE_LETTER_AFTER` after its event carries
+            ``late`` (both dates); every ``*_due`` target already past at it is marked in
+            ``past`` (and ``due_past`` on each clock row), for "was due by" wording.
 
     Raises:
         LetterNotApplicable: the pathway has no fact this letter is about.
@@ -580,13 +609,28 @@ def letter_context(
         "clinical": _clinical(referral, view),
     }
     if spec.name == BREACH_REPORT:
+        # A breach report is about the clock as it stands when produced: never late.
+        context["late"] = None
         context.update(_breach(request, facts, rules, produced_at))
         return context
     trigger = _milestone(view, request.event_id, spec.trigger)
     at = trigger.at
     context["event"] = {"at": local_time(at, zone), "recorded_by": _recorded_by(facts, trigger)}
-    context["running_clocks"] = _running_clocks(view, at, rules)
-    context.update(_SPECIFIC[spec.name](view, trigger, rules))
+    context["late"] = (
+        {"produced": context["date"], "event": local_date(at.astimezone(zone).date())}
+        if produced_at - at > LATE_LETTER_AFTER
+        else None
+    )
+    context["running_clocks"] = _running_clocks(view, at, rules, produced_at)
+    context["past"] = {}
+    for key, value in _SPECIFIC[spec.name](view, trigger, rules).items():
+        if key.endswith("_due"):
+            # A target is printed in words; the template says "was due by" for one already
+            # past when the letter is produced, so a late letter never promises a past date.
+            context[key] = due_words(value, zone) if value is not None else None
+            context["past"][key] = value is not None and value.due_at <= produced_at
+        else:
+            context[key] = value
     return context
 
 
@@ -595,9 +639,9 @@ def _recorded_by(facts: PathwayFacts, milestone: Milestone) -> str | None:
     return event.recorded_by
 
 
-def _clock_due(view: PathwayView, clock_id: str, rules: PinnedRules) -> str | None:
-    clock = next((c for c in reversed(view.clocks) if c.id == clock_id), None)
-    return due_words(clock, rules.zone) if clock is not None else None
+def _clock_due(view: PathwayView, clock_id: str, rules: PinnedRules) -> Clock | None:
+    """The latest instance of a clock: a ``*_due`` value, put into words by the caller."""
+    return next((c for c in reversed(view.clocks) if c.id == clock_id), None)
 
 
 def _acknowledgement(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:

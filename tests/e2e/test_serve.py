@@ -236,15 +236,18 @@ def test_an_mdt_listing_opens_a_board_decision_form_whose_answer_is_recorded(
         "the suspended form",
     )
     run = next(r for r in _flow_runs(stack["api"], name) if r["state_type"] == "PAUSED")
+    decided_at = now - timedelta(minutes=30)  # entered later than the board decided
 
     async def resume() -> None:
         async with get_client():
             await aresume_flow_run(
                 run["id"],
                 run_input={
-                    "plan": "radiotherapy",
+                    # The form reads in words; the event keeps the codes.
+                    "decided_at": decided_at.isoformat(),
+                    "plan": "Radiotherapy",
                     "decision_to_treat": True,
-                    "intent": "palliative",
+                    "intent": "Palliative",
                     "decided_by": "Dr Onc",
                 },
             )
@@ -255,3 +258,5 @@ def test_an_mdt_listing_opens_a_board_decision_form_whose_answer_is_recorded(
     shown = json.loads(_cli(stack, "show", pathway_id, "--json").stdout)
     assert "mdt.decided" in [m["type"] for m in shown["milestones"]]
     assert "RT-24H" in [c["id"] for c in shown["clocks"]]
+    decided = next(m for m in shown["milestones"] if m["type"] == "mdt.decided")
+    assert datetime.fromisoformat(decided["at"]) == decided_at

@@ -136,6 +136,24 @@ def test_a_bulk_ingested_listing_gets_one_suspended_form_at_the_next_watch(
     assert audited[0].run_id is not None  # the watch run that opened the form
 
 
+def test_a_backfilled_history_owes_no_letter_but_its_listing_still_owes_its_form(
+    sqlite_only: Engine, tmp_path: Path
+) -> None:
+    source = tmp_path / "history.jsonl"
+    source.write_text("\n".join(listed_pathway("REF-BF1", "bf1")) + "\n", encoding="utf-8")
+
+    result = asyncio.run(ingest_file(str(source), as_of=NOW, backfill=True))
+
+    assert result["accepted"] == 6
+    with sqlite_only.connect() as conn:
+        kinds = sorted(conn.execute(select(OUTBOX.c.kind)).scalars())
+        audited = conn.execute(
+            select(AUDIT.c.details).where(AUDIT.c.action == "ingest.backfill")
+        ).scalar_one()
+    assert kinds == ["board_form"]  # every event is history: no letter, the form is still owed
+    assert json.loads(audited)["history"] == 6
+
+
 def test_a_lost_listing_re_driven_by_the_watch_gets_its_form_and_handle_event_none_more(
     sqlite_only: Engine, board_deployment: str
 ) -> None:

@@ -38,6 +38,14 @@ def canonical_events() -> list[PathwayEvent]:
     return [parse_event(line) for line in CANONICAL_FILE.read_text().splitlines() if line]
 
 
+def produced_on_time(event_id: str | None) -> datetime:
+    """When the intake queues a letter: at its triggering event (a breach report, about a
+    clock: the fixed production moment)."""
+    if event_id is None:
+        return PRODUCED_AT
+    return next(e.occurred_at for e in canonical_events() if e.event_id == event_id)
+
+
 def canonical_facts() -> PathwayFacts:
     return PathwayFacts(pathway_id=PATHWAY_ID, events=tuple(canonical_events()), rules=RULES)
 

@@ -3,6 +3,11 @@
 A change of wording shows here as a diff to review. After reviewing it, regenerate with
 ``CORDWATCH_UPDATE_GOLDEN=1 pytest tests/letters/test_golden.py`` and commit the new files with
 the template change.
+
+Each letter is checked twice: produced on time (at its triggering event, the moment the intake
+queues it: ``<letter>.<recipient>.txt``) and produced late (on :data:`PRODUCED_AT`, two weeks
+after most canonical events: ``<letter>.<recipient>.late.txt``), when it says it is late and
+words every target already past as "was due". A breach report is about a clock, never late.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from tests.letters.canonical import (
     PRODUCED_AT,
     canonical_facts,
     canonical_letter_effects,
+    produced_on_time,
 )
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "pathway-spec.md"
@@ -29,28 +35,40 @@ SPEC = Path(__file__).resolve().parents[3] / "shared" / "pathway-spec.md"
 PAIRS = [(spec.name, to.value) for spec in LETTERS.values() for to in spec.recipients]
 
 
-def _render_text(name: str, recipient: str) -> str:
+LATE_PAIRS = [(n, to) for n, to in PAIRS if n not in ("breach_report", "treatment_summary")]
+"""The canonical treatment summary is produced an hour after the closing: on time."""
+
+
+def _render_text(name: str, recipient: str, *, late: bool = False) -> str:
     effect = next(
         e
         for e in canonical_letter_effects()
         if e.payload["letter"] == name and e.payload["recipient"] == recipient
     )
+    request = LetterRequest.from_payload(effect.payload)
     context = letter_context(
-        LetterRequest.from_payload(effect.payload),
+        request,
         canonical_facts(),
         letterhead=LETTERHEAD,
-        produced_at=PRODUCED_AT,
+        produced_at=PRODUCED_AT if late else produced_on_time(request.event_id),
     )
     return render_letter(name, context, pdf=False).text
 
 
-@pytest.mark.parametrize(("name", "recipient"), PAIRS)
-def test_each_letter_matches_its_reviewed_text(name: str, recipient: str) -> None:
-    golden = GOLDEN / f"{name}.{recipient}.txt"
-    text = _render_text(name, recipient)
+def _check(golden: Path, text: str) -> None:
     if os.environ.get("CORDWATCH_UPDATE_GOLDEN") == "1":
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("name", "recipient"), PAIRS)
+def test_each_letter_matches_its_reviewed_text(name: str, recipient: str) -> None:
+    _check(GOLDEN / f"{name}.{recipient}.txt", _render_text(name, recipient))
+
+
+@pytest.mark.parametrize(("name", "recipient"), LATE_PAIRS)
+def test_each_late_letter_matches_its_reviewed_text(name: str, recipient: str) -> None:
+    _check(GOLDEN / f"{name}.{recipient}.late.txt", _render_text(name, recipient, late=True))
 
 
 def test_the_canonical_pathway_owes_each_letter_once() -> None:

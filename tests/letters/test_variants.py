@@ -91,7 +91,8 @@ def test_a_surgical_plan_and_best_supportive_care_read_right() -> None:
     surgery = _event(7, plan="surgery", decision_to_treat=True, intent="palliative")
     facts = _facts(*LINES[:7], surgery)
     text = _text("mdt_outcome", Recipient.REFERRER, facts, surgery["event_id"])
-    assert "DUE: surgery to start by Wednesday 11 November 2026, 15:20 GMT" in text
+    # Produced on 25 November, two weeks after the decision: the target is past (was due).
+    assert "DUE: surgery was due to start by Wednesday 11 November 2026, 15:20 GMT" in text
     patient = _text("mdt_outcome", Recipient.PATIENT, facts, surgery["event_id"])
     assert "We recommend an operation on your spine." in patient
     care = _event(7, plan="best_supportive_care", decision_to_treat=False)

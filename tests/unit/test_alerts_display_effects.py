@@ -122,12 +122,20 @@ def test_effects_come_from_every_registered_rule_in_order(
     monkeypatch.setattr(pathway.effects, "FEATURE_RULE_MODULES", ("pathway.display",))
 
     def letters(
-        pid: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+        pid: str,
+        event: PathwayEvent,
+        before: PathwayView | None,
+        after: PathwayView,
+        moment: pathway.effects.IntakeMoment | None,
     ) -> list[Effect]:
         return [Effect("letter", f"letter:{pid}:{event.event_id}")]
 
     def alerts(
-        pid: str, event: PathwayEvent, before: PathwayView | None, after: PathwayView
+        pid: str,
+        event: PathwayEvent,
+        before: PathwayView | None,
+        after: PathwayView,
+        moment: pathway.effects.IntakeMoment | None,
     ) -> list[Effect]:
         return [Effect("alert", f"alert:{pid}", {"stage": after.stage.value})]
 
