@@ -48,4 +48,22 @@ def board_form_effects(
     ]
 
 
+def board_form_moot(view: PathwayView, listed_event_id: str) -> str | None:
+    """Why a listing's form is no longer wanted when it comes to be opened, or None.
+
+    A form is for recording a decision still to come. A bulk intake or a back-dated feed
+    queues the form of a listing whose pathway has since closed, or whose board decision is
+    already recorded: opening it would put a form nobody should answer on the worklist (and a
+    second decision in reach of a click).
+    """
+    if view.is_closed:
+        return "the pathway is closed"
+    listing = next((m for m in view.milestones if m.event_id == listed_event_id), None)
+    if listing is None:
+        return "the listing is no longer recorded"
+    if any(m.type == "mdt.decided" and m.at >= listing.at for m in view.milestones):
+        return "the board's decision is already recorded"
+    return None
+
+
 EVENT_EFFECT_RULES.append(board_form_effects)

@@ -29,10 +29,11 @@ from sqlalchemy import update
 
 from cordwatch.prefect_server import api_healthy
 from cordwatch.settings import get_settings
+from cordwatch.views import pathway_view
 from db.audit import append_audit, audit_entry
-from db.engine import transaction
+from db.engine import reading, transaction
 from db.repository import OUTBOX
-from pathway.board import BOARD_FORM
+from pathway.board import BOARD_FORM, board_form_moot
 from tasks.effects import EFFECT_HANDLERS, cached_engine, claim
 
 BOARD_DECISION = "board-decision/board-decision"
@@ -126,7 +127,29 @@ def _finish(
 
 
 async def deliver_board_form(row: dict[str, Any], now: datetime) -> str:
-    """Open the board form of one outbox row; returns its new status (sent, pending...)."""
+    """Open the board form of one outbox row; returns its new status (sent, pending...).
+
+    A form no longer wanted (:func:`pathway.board.board_form_moot`: the pathway closed, or the
+    decision is already recorded) is cancelled, audited, without asking Prefect.
+    """
+    engine = cached_engine(get_settings().url())
+    payload = json.loads(row["payload"])
+    with reading(engine) as conn:
+        view = pathway_view(conn, payload["pathway_id"], as_of=now)[1]
+    moot = board_form_moot(view, payload["listed_event_id"])
+    if moot is not None:
+        with transaction(engine) as conn:
+            if not claim(conn, row, now):
+                return "claimed"
+        return _finish(
+            row,
+            now,
+            status="cancelled",
+            attempts=int(row["attempts"]),
+            outcome={"cancelled": moot},
+            action="board_form.cancelled",
+            reason=moot,
+        )
     api_url = _api_url()
     if api_url is None or not await asyncio.to_thread(api_healthy, api_url):
         return "pending"  # untouched: no Prefect to open it in, the next watch under one will

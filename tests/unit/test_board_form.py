@@ -7,6 +7,7 @@ from pathway.events import PathwayEvent
 from tests.factories import (
     T0,
     H,
+    closed,
     coordinator_contacted,
     imaging_performed,
     imaging_reported,
@@ -76,3 +77,30 @@ def test_a_replayed_listing_owes_the_same_form_and_a_new_listing_its_own() -> No
     assert first == replay
     assert [f.key for f in second_listing] != [f.key for f in first]
     assert len(second_listing) == 1
+
+
+def test_a_form_is_wanted_until_the_decision_is_recorded_or_the_pathway_closes() -> None:
+    from pathway.board import board_form_moot
+
+    events = _pathway()
+    listed = events[4].event_id
+
+    undecided = board_form_moot(view_of(events[:5]), listed)
+    decided = board_form_moot(view_of(events), listed)
+    closed_first = board_form_moot(view_of([*events[:5], closed(T0 + 5 * H)]), listed)
+    unknown = board_form_moot(view_of(events[:5]), "no-such-listing")
+
+    assert undecided is None
+    assert decided == "the board's decision is already recorded"
+    assert unknown == "the listing is no longer recorded"
+    assert closed_first == "the pathway is closed"
+
+
+def test_a_decision_before_a_re_listing_leaves_the_new_listing_its_form() -> None:
+    from pathway.board import board_form_moot
+
+    again = mdt_listed(T0 + 6 * H)
+    events = [*_pathway(), again]
+
+    assert board_form_moot(view_of(events), again.event_id) is None
+    assert board_form_moot(view_of(events), events[4].event_id) is not None
