@@ -46,8 +46,20 @@ def write_private(path: Path, content: bytes | str) -> Path:
 
 
 def create_private(path: Path) -> None:
-    """Create ``path`` empty and owner-only unless it exists; an existing one is tightened."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+    """Create ``path`` empty and owner-only unless it exists; an existing one is tightened.
+
+    An existing file is never opened, only chmod-ed by path: this is how a SQLite database
+    is made private, and closing any descriptor of a database file drops every POSIX lock this
+    process's SQLite connections hold on it. Another process then believes it holds the last
+    connection, checkpoints and deletes the -wal file, and this process goes on reading and
+    writing a deleted WAL: its commits vanish and it never sees anyone else's (seen under
+    `cordwatch serve`, whose watchdog then paged ops about a watch that was sweeping).
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        _tighten_one(path, FILE_MODE)
+        return
     try:
         os.fchmod(descriptor, FILE_MODE)
     finally:

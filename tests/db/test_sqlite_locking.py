@@ -96,3 +96,46 @@ def test_a_write_through_a_reading_connection_fails_at_once(
         writer.execute(text("INSERT INTO fact (n) VALUES (5)"))
     with reading(engine) as reader:
         assert reader.execute(text("SELECT n FROM fact ORDER BY n")).scalars().all() == [1, 5]
+
+
+def _in_another_process(path: Path, statement: str) -> str:
+    import subprocess
+    import sys
+
+    script = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "rows = c.execute(sys.argv[2]).fetchall()\n"
+        "c.close()\n"
+        "print(rows)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path), statement],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_a_second_engine_on_the_same_file_keeps_this_process_s_writes_visible(
+    database: tuple[Engine, Path],
+) -> None:
+    """Making the database file private must not open it: closing any descriptor of the file
+    drops this process's SQLite locks, another process closing its last connection then
+    deletes the WAL, and this process's later commits land in a deleted file (a long-lived
+    `serve` whose watchdog saw no sweep while the watch was sweeping)."""
+    engine, path = database
+    with engine.connect() as held:  # a pooled connection of a long-lived process
+        held.execute(text("SELECT 1"))
+        held.commit()
+        second = make_engine(f"sqlite:///{path}")  # another engine, e.g. the watchdog's
+        second.dispose()
+        _in_another_process(path, "INSERT INTO fact (n) VALUES (2)")  # then closes: last?
+        held.execute(text("INSERT INTO fact (n) VALUES (3)"))
+        held.commit()
+
+        seen = _in_another_process(path, "SELECT n FROM fact ORDER BY n")
+
+    assert seen == "[(1,), (2,), (3,)]"
