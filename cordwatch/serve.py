@@ -30,7 +30,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cordwatch.prefect_server import api_healthy, start_server, stop_server
 from db.engine import reading
-from db.private import write_private
 
 DATA = Path("cordwatch-data")
 LOCK_FILE = "serve.lock"
@@ -120,6 +119,7 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from cordwatch.settings import get_settings
     from db.engine import make_engine
     from db.repository import INBOX
+    from flows.ingest import stage_for_ingest
     from flows.notify import notify_event
 
     now = datetime.now(UTC)
@@ -133,9 +133,10 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
         for ref in live_refs
     ]
     live_ids = {e["event_id"] for e in live}
-    cohort = DATA / "demo-cohort.jsonl"
-    write_private(  # the simulated cohort has names and NHS numbers: owner-only
-        cohort, "".join(json.dumps(e) + "\n" for e in events if e["event_id"] not in live_ids)
+    # The simulated cohort has names and NHS numbers: owner-only, under an opaque name.
+    cohort = stage_for_ingest(
+        "".join(json.dumps(e) + "\n" for e in events if e["event_id"] not in live_ids).encode(),
+        DATA,
     )
     for _ in range(120):
         try:

@@ -16,6 +16,7 @@ from cordwatch.effects import mark_processed
 from cordwatch.intake import Intake, IntakeResult
 from cordwatch.settings import get_settings
 from db.engine import make_engine
+from db.private import private_folder, write_private
 from tasks.views import publish_board, publish_pathway_views
 
 PER_PATHWAY_VIEWS_LIMIT = 300
@@ -30,6 +31,20 @@ def opaque_run_name(path: str) -> str:
     who knows which file was sent can still find its run.
     """
     return f"ingest {hashlib.sha256(path.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def stage_for_ingest(content: bytes, folder: Path) -> Path:
+    """Write a file to hand to the `ingest` deployment under a name that says nothing.
+
+    Flow parameters are shown in the Prefect UI, and the ``path`` parameter is the file's
+    path: cordwatch's own callers (the demo) stage the content as
+    ``<folder>/imports/<SHA-256, 16 hex>.jsonl``, owner-only, so neither the run name nor the
+    parameter carries a name a person gave the file.
+    """
+    imports = private_folder(folder / "imports")
+    staged = imports / f"{hashlib.sha256(content).hexdigest()[:16]}.jsonl"
+    write_private(staged, content)
+    return staged
 
 
 def _run_name() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from flows.ingest import opaque_run_name
 
@@ -18,3 +19,19 @@ def test_the_ingest_run_name_is_opaque_even_for_a_file_named_after_a_patient() -
 def test_the_same_path_always_gets_the_same_run_name() -> None:
     assert opaque_run_name("cohort.jsonl") == opaque_run_name("cohort.jsonl")
     assert opaque_run_name("cohort.jsonl") != opaque_run_name("cohort2.jsonl")
+
+
+def test_a_staged_file_for_the_ingest_deployment_has_an_opaque_owner_only_name(
+    tmp_path: Path,
+) -> None:
+    """The `path` parameter is shown in the Prefect UI like the run name."""
+    from flows.ingest import stage_for_ingest
+
+    staged = stage_for_ingest(b'{"event_id": "e1"}\n', tmp_path)
+    again = stage_for_ingest(b'{"event_id": "e1"}\n', tmp_path)
+
+    assert staged == again
+    assert staged.parent == tmp_path / "imports"
+    assert re.fullmatch(r"[0-9a-f]{16}\.jsonl", staged.name)
+    assert staged.stat().st_mode & 0o777 == 0o600
+    assert staged.read_bytes() == b'{"event_id": "e1"}\n'
