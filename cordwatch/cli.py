@@ -299,6 +299,8 @@ def show(
         out.print(
             "MSCC ruled out: the steroid course is flagged for stopping (D10)", style="yellow"
         )
+    for caution in document["cautions"]:
+        out.print(Text(f"CAUTION: {caution}", style="bold red"))
     milestones = Table("when", "milestone", title="Milestones")
     for m in view.milestones:
         milestones.add_row(local_time(m.at, zone), m.type)
@@ -423,6 +425,15 @@ def simulate(
             "--until", help="Drop events after this moment (ISO 8601), leaving clocks running."
         ),
     ] = None,
+    ruleset_version: Annotated[
+        int | None,
+        typer.Option(
+            "--ruleset-version",
+            min=1,
+            max=2,
+            help="Write the events for this ruleset version. Default: CORDWATCH_RULESET_VERSION.",
+        ),
+    ] = None,
     as_of: AsOf = None,
 ) -> None:
     """Print a synthetic cohort as JSON Lines (test-range NHS numbers, invented names)."""
@@ -441,6 +452,7 @@ def simulate(
         start=first,
         span_days=span_days,
         horizon=parse_moment(horizon, "--until") if horizon else None,
+        version=ruleset_version or get_settings().ruleset_version,
     )
     write = sys.stdout.write
     for event in events:
@@ -471,7 +483,12 @@ def demo(
         )
     engine = _engine(settings)
     events = simulate_cohort(
-        patients=patients, seed=seed, start=now - timedelta(days=21), span_days=21, horizon=now
+        patients=patients,
+        seed=seed,
+        start=now - timedelta(days=21),
+        span_days=21,
+        horizon=now,
+        version=settings.ruleset_version,
     )
     # The cohort is three weeks of history: imported as a backfill, it owes no letter about
     # the past, and the watch alerts only what is at risk or breached from now.

@@ -80,7 +80,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _demo_events(patients: int, seed: int, now: datetime) -> list[dict[str, Any]]:
+def _demo_events(patients: int, seed: int, now: datetime, version: int = 1) -> list[dict[str, Any]]:
     """The simulated cohort with event ids unique to this demo run.
 
     Prefect keeps each ``handle-event`` run's idempotency key (the event id) in its own
@@ -90,7 +90,12 @@ def _demo_events(patients: int, seed: int, now: datetime) -> list[dict[str, Any]
     from pathway.simulation import simulate_cohort
 
     events = simulate_cohort(
-        patients=patients, seed=seed, start=now - timedelta(days=21), span_days=21, horizon=now
+        patients=patients,
+        seed=seed,
+        start=now - timedelta(days=21),
+        span_days=21,
+        horizon=now,
+        version=version,
     )
     run = now.strftime("demo%Y%m%d%H%M%S")
     return [{**event, "event_id": f"{run}-{event['event_id']}"} for event in events]
@@ -123,7 +128,7 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from flows.notify import notify_event
 
     now = datetime.now(UTC)
-    events = _demo_events(patients, seed, now)
+    events = _demo_events(patients, seed, now, get_settings().ruleset_version)
     # Hold back the last events of a few pathways: they arrive "live", one flow run each.
     live_refs = sorted({e["pathway"] for e in events})[:3]
     live = [

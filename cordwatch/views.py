@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from db.repository import get_pathway, list_events, list_open_clock_rows, list_open_pathways
 from pathway.clocks import ClockStatus, is_late
+from pathway.display import cautions
 from pathway.engine import PathwayView, evaluate
 from pathway.ruleset import rules_from_json
 
@@ -53,6 +54,7 @@ def show_json(
         "timezone": rules["timezone"],
         "local_sla_hours": rules["local_sla_hours"],
         "steroids_to_stop": view.steroids_to_stop,
+        "cautions": cautions(view),
         "as_of": iso(as_of),
         "milestones": [
             {"type": m.type, "at": iso(m.at), "event_id": m.event_id, "details": m.details}

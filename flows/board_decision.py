@@ -169,12 +169,22 @@ def clinical_summary(document: dict[str, Any], zone: Any) -> str:
     if not findings:
         lines.append("No imaging report recorded yet.")
     for finding in findings:
-        lines.append(
+        line = (
             f"- {finding['at']}: finding **{markdown_text(finding.get('finding', '?'))}**, "
             f"levels {markdown_text(finding['levels'])}, "
             f"Bilsky grade {markdown_text(finding.get('bilsky_grade', 'not recorded'))}, "
             f"SINS {markdown_text(finding.get('sins', 'not recorded'))}"
         )
+        if "cord_compression" in finding:  # version 2 (section 9.1)
+            compression = "yes" if finding["cord_compression"] is True else "no"
+            line += f", cord compression **{compression}**"
+        if "suspected_histology" in finding:
+            line += f", suspected histology {markdown_text(finding['suspected_histology'])}"
+        lines.append(line)
+    cautions = document.get("cautions") or []
+    if cautions:
+        lines += ["", "### Cautions", ""]
+        lines += [f"- **{markdown_text(caution)}**" for caution in cautions]
     lines += ["", "### Clocks", "", "| clock | due | status |", "|---|---|---|"]
     for clock in document["clocks"]:
         status = clock["status"] + (" (at risk)" if clock["at_risk"] else "")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pathway.engine import PathwayView
+
 SAFE_DETAIL_KEYS = frozenset(
     {
         "cancer_status",
@@ -76,3 +78,36 @@ def markdown_text(value: object) -> str:
         else:
             escaped.append(character)
     return "".join(escaped)
+
+
+_SAFETY_WORDS = {
+    "biopsy.requested": "a biopsy was requested",
+    "biopsy.performed": "a biopsy was performed",
+    "treatment.started": "surgery was started",
+}
+
+
+def cautions(view: PathwayView) -> list[str]:
+    """The warnings a coordinator and the tumour board must see first (sections 9.3, E4).
+
+    Plain sentences with codes only: they are shown in the terminal, the board form and the
+    JSON view, so they carry no identifier. Version-1 pathways never have any.
+    """
+    lines = []
+    if view.primary_tumour_before_review:
+        lines.append(
+            "Primary bone tumour suspected, not yet reviewed by the bone sarcoma centre: "
+            "do not biopsy or operate locally before its advice."
+        )
+    for flag in view.safety:
+        words = _SAFETY_WORDS.get(flag.event_type, flag.event_type)
+        lines.append(
+            f"{flag.code}: {words} before the bone sarcoma centre's review "
+            f"({flag.at.isoformat()}, event {flag.event_id})."
+        )
+    if view.haematology_advisory:
+        lines.append(
+            "Haematological malignancy suspected: discuss with haematology before "
+            "dexamethasone (steroids can spoil the biopsy); STEROID-MSCC still runs."
+        )
+    return lines

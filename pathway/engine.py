@@ -151,6 +151,9 @@ class PathwayView:
     discuss with haematology before dexamethasone (STEROID-MSCC still runs)."""
     outcomes_out_of_window: tuple[str, ...] = ()
     """Event ids of ``outcome.recorded`` outside their timepoint's window (left out of K10)."""
+    primary_tumour_before_review: bool = False
+    """Section 9.3: an open pathway with a primary bone tumour suspected and no review by the
+    bone sarcoma centre yet: no biopsy or operation here until the centre has advised."""
     fold: _Fold | None = field(default=None, compare=False, repr=False)
     """The fold state behind this view: lets :func:`admit` apply one more in-order event
     without folding the whole history again."""
@@ -897,6 +900,9 @@ def _view(fold: _Fold) -> PathwayView:
             and not {"steroids.started", "steroids.withheld"} & fold.seen.keys()
         ),
         outcomes_out_of_window=tuple(fold.out_of_window),
+        primary_tumour_before_review=(
+            fold.primary_under_review and not fold.sarcoma_reviewed and fold.closed_at is None
+        ),
         fold=fold,
     )
 

@@ -241,7 +241,7 @@ class Ruleset(_Data):
         raise RulesetError(f"unknown clock id {clock_id!r}")
 
 
-DEFAULT_RULESET = ("nice-ng234-2023", 1)
+DEFAULT_RULESET = ("nice-ng234-2023", 2)
 
 
 def parse_ruleset(text: str) -> Ruleset:

@@ -33,6 +33,9 @@ _MIN_GAP: Final = 5
 _MSCC: Final = "suspected_mscc"
 _METS: Final = "suspected_spinal_metastases"
 _NONE_FOUND: Final = "no_spinal_metastases"
+_NO_LESION: Final = "no_malignant_spinal_lesion"
+"""Version 2's rule-out finding (section 9.1): ``no_spinal_metastases`` is refused there."""
+_SARCOMA_HISTOLOGY: Final = ("chordoma", "chondrosarcoma", "osteosarcoma", "ewing")
 
 _GIVEN_FEMALE: Final = (
     "Ailsa", "Brenna", "Carys", "Delphine", "Elspeth", "Fenella", "Greer", "Honor", "Isolde",
@@ -134,6 +137,8 @@ _SOURCES: Final = {
     "imaging.requested": ("radiology-feed", "ris"),
     "imaging.performed": ("radiology-feed", "ris"),
     "imaging.reported": ("radiology-feed", "ris"),
+    "specialist.referred": ("mscc-coordinator", "cordwatch"),
+    "specialist.reviewed": ("mscc-coordinator", "cordwatch"),
     "biopsy.requested": ("radiology-feed", "ris"),
     "biopsy.performed": ("radiology-feed", "ris"),
     "histology.reported": ("pathology-feed", "lims"),
@@ -142,6 +147,7 @@ _SOURCES: Final = {
     "diagnosis.communicated": ("cancer-navigator", "cordwatch"),
     "treatment.started": ("oncology-feed", "oncology-system"),
     "outcome.recorded": ("mscc-coordinator", "cordwatch"),
+    "breach.explained": ("mscc-coordinator", "cordwatch"),
     "alert.acknowledged": ("mscc-coordinator", "cordwatch"),
     "pathway.closed": ("mscc-coordinator", "cordwatch"),
 }
@@ -191,8 +197,13 @@ class _Identifiers:
 class _Pathway:
     """One pathway's events, built along its clinical course in minutes after the referral."""
 
-    def __init__(self, rng: random.Random, referred_at: datetime, cancer_status: str) -> None:
+    def __init__(
+        self, rng: random.Random, referred_at: datetime, cancer_status: str, version: int = 1
+    ) -> None:
         self.rng = rng
+        self.version = version
+        """The ruleset version the events are written for: version 2 has its own findings."""
+        self.sins: int | None = None
         self.referred_at = referred_at
         self.cancer_status = cancer_status
         self.ambulatory = "independent"
@@ -309,20 +320,67 @@ class _Pathway:
         finding = rng.choices(_FINDINGS, weights)[0]
         if finding == _NONE_FOUND:
             # The engine closes the pathway as ruled_out: nothing may follow but outcomes.
-            self.add(reported, "imaging.reported", {"finding": finding})
+            ruled_out = _NONE_FOUND if self.version == 1 else _NO_LESION
+            self.add(reported, "imaging.reported", {"finding": ruled_out})
             return
         first = rng.randrange(len(_LEVELS) - 2)
         levels = _LEVELS[first : first + rng.randint(1, 3)]
         # Section 2.1: one level, or a range from the upper level down (never "T3-T3").
         span = levels[0] if len(levels) == 1 else f"{levels[0]}-{levels[-1]}"
+        if self.version >= 2 and finding != "mscc" and self.specialist_route(reported, span):
+            return
         data: dict[str, Any] = {"finding": finding, "levels": [span]}
+        if self.version >= 2 and finding != "mscc":
+            # Section 9.1: version 2 requires the compression answer for a lesion.
+            data["cord_compression"] = rng.random() < 0.05
         if rng.random() < 0.8:
             emergency = finding == "mscc"
             data["bilsky_grade"] = rng.choice(("1c", "2", "3") if emergency else ("0", "1a", "1b"))
             data["sins"] = rng.randint(7, 16) if emergency else rng.randint(2, 12)
+            self.sins = data["sins"]
         self.add(reported, "imaging.reported", data)
         self.diagnose(reported)
         self.decide(reported, emergency=finding == "mscc")
+
+    def specialist_route(self, reported: int, span: str) -> bool:
+        """Version 2: some lesions are a suspected primary bone tumour or a haematological
+        malignancy, referred to the specialist service instead of the local MDT (SARC-REFER,
+        SARC-REVIEW, HAEM-REFER); a few primary tumours are biopsied locally before the centre's
+        review (BIOPSY-GUARD). False, having added nothing, for an ordinary lesion."""
+        rng = self.rng
+        draw = rng.random()
+        if draw >= 0.14:
+            return False
+        primary = draw < 0.09
+        if primary:
+            histology = rng.choice(_SARCOMA_HISTOLOGY)
+            data = {"finding": "suspected_primary_bone_tumour", "suspected_histology": histology}
+            service = "bone_sarcoma_centre"
+        else:
+            histology = rng.choice(("plasmacytoma_or_myeloma", "lymphoma"))
+            data = {
+                "finding": "suspected_haematological_malignancy",
+                "suspected_histology": histology,
+            }
+            service = "haematology"
+        self.add(reported, "imaging.reported", data | {"levels": [span], "cord_compression": False})
+        if rng.random() < 0.85:
+            delay = _lognormal(rng, 6.0, 0.7, 0.5, 23.0)
+        else:
+            delay = rng.uniform(26.0, 72.0)  # SARC-REFER / HAEM-REFER breaches: a weekend
+        referred = self.add(_after(reported, delay), "specialist.referred", {"service": service})
+        review_days = _lognormal(rng, 7.0, 0.4, 2.0, 21.0) if primary else rng.uniform(1.0, 5.0)
+        reviewed = _after(referred, 24 * review_days)
+        if primary and rng.random() < 0.25:
+            # The harm BIOPSY-GUARD exists for: a local biopsy before the centre has seen it.
+            biopsy = rng.randint(referred + _MIN_GAP, max(referred + _MIN_GAP + 1, reviewed - 60))
+            self.add(biopsy, "biopsy.requested", {"method": "CT-guided vertebral biopsy"})
+        review = {"service": service, "mode": "mdt" if primary else "clinic"}
+        if primary:
+            review["advice"] = "biopsy_at_treating_centre"
+        self.add(reviewed, "specialist.reviewed", review)
+        self.close(_after(reviewed, rng.uniform(6.0, 72.0)), "transferred")
+        return True
 
     def diagnose(self, reported: int) -> None:
         """Biopsy and histology for some, and the CWT-FDS diagnosis for suspected cancer."""
@@ -377,6 +435,11 @@ class _Pathway:
             board = "spinal" if rng.random() < 0.6 else "site_specific"
             plan = rng.choices(_PLANS, (45, 4, 6, 25, 20))[0]
         self.add(listed, "mdt.listed", {"meeting_at": self.iso(meeting), "board": board})
+        if self.version >= 2 and board == "site_specific" and (self.sins or 0) >= 7:
+            # SPINE-OPINION: a site-specific board is no spinal opinion; the surgeons advise.
+            advised = _after(listed, rng.uniform(2.0, 20.0))
+            opinion = {"service": "spinal_surgery", "mode": "telephone_advice"}
+            self.add(advised, "specialist.reviewed", opinion)
         decided = _after(meeting, rng.uniform(0.2, 1.5))
         treat = plan != "best_supportive_care"
         decision: dict[str, Any] = {"plan": plan, "decision_to_treat": treat}
@@ -410,6 +473,14 @@ class _Pathway:
                 delay = rng.uniform(24.5, 60.0)  # RT-24H breaches: planning or machine time
             first = _after(decided, delay)
             self.add(first, "treatment.started", {"modality": "radiotherapy"})
+            if self.version >= 2 and emergency and delay > 24.0 and rng.random() < 0.7:
+                # Section 9.4: the coordinator records why most breaches happened.
+                why = {
+                    "clock": "RT-24H",
+                    "reason": "radiotherapy_capacity",
+                    "stage": "treating_centre",
+                }
+                self.add(_after(first, rng.uniform(1.0, 48.0)), "breach.explained", why)
             ends = _after(first, 24 * rng.uniform(0.0, 5.0))
         else:
             median = 14.0 if emergency else 22.0
@@ -470,11 +541,11 @@ class _Pathway:
 
 def _closes(event: _Event) -> bool:
     """True for the events that close a pathway: a closure, or a report ruling out metastases."""
-    return event[2] == "pathway.closed" or event[3].get("finding") == _NONE_FOUND
+    return event[2] == "pathway.closed" or event[3].get("finding") in {_NONE_FOUND, _NO_LESION}
 
 
 def _referral(
-    rng: random.Random, identifiers: _Identifiers, referred_at: datetime
+    rng: random.Random, identifiers: _Identifiers, referred_at: datetime, version: int
 ) -> tuple[_Pathway, str]:
     """The patient, the referral's facts and the triage category they give (section 4)."""
     draw = rng.random()
@@ -483,7 +554,7 @@ def _referral(
         cancer_status = "none"
     else:
         cancer_status = "known" if rng.random() < 0.79 else "suspected"
-    pathway = _Pathway(rng, referred_at, cancer_status)
+    pathway = _Pathway(rng, referred_at, cancer_status, version)
     pain: list[str] = []
     neuro: list[str] = []
     if category == _MSCC:
@@ -564,6 +635,7 @@ def simulate_cohort(
     start: datetime,
     span_days: float = 30.0,
     horizon: datetime | None = None,
+    version: int = 1,
 ) -> list[dict[str, Any]]:
     """Events (JSON-ready dicts in the envelope of pathway-spec.md section 2) for a synthetic cohort, sorted by occurred_at.
 
@@ -580,6 +652,12 @@ def simulate_cohort(
         horizon: when given, events later than it are dropped, as if the cohort were seen at
             that moment: pathways stay open and their clocks keep running. Event ids do not
             depend on it, so a cohort with a horizon is a subset of the one without.
+        version: the ``nice-ng234-2023`` version the events are written for. Version 2 reports
+            use its findings (``no_malignant_spinal_lesion``, ``cord_compression`` on every
+            lesion), and about 5 % of lesions are suspected primary bone tumours and 3 %
+            haematological malignancies, referred to the specialist service (a few biopsied
+            locally first: BIOPSY-GUARD); most RT-24H breaches get a ``breach.explained``.
+            Version 1 draws exactly as before, so its cohorts are unchanged.
 
     Returns:
         One dict per event (``event_id`` ``sim-<seed>-<patient>-<k>``, ``pathway``
@@ -594,6 +672,8 @@ def simulate_cohort(
         raise ValueError("start and horizon must be aware datetimes")
     if patients < 0 or span_days < 0:
         raise ValueError("patients and span_days must not be negative")
+    if version not in (1, 2):
+        raise ValueError(f"no simulation for ruleset version {version}")
     rng = random.Random(seed)
     identifiers = _Identifiers()
     start = start.astimezone(UTC)
@@ -607,7 +687,7 @@ def simulate_cohort(
     for n in range(1, patients + 1):
         offset = rng.randint(0, span_minutes)
         referred_at = base + offset * _MINUTE
-        pathway, category = _referral(rng, identifiers, referred_at)
+        pathway, category = _referral(rng, identifiers, referred_at, version)
         _course(pathway, category)
         reference = f"REF-{seed}-{n:06d}"
         for k, (minute, _rank, event_type, data) in enumerate(pathway.finish()):

@@ -44,6 +44,14 @@ def _fail_closed_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def version_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service still on ruleset version 1 (``CORDWATCH_RULESET_VERSION=1``): the tests of
+    version-1 data (the canonical letters pathway, its golden letters) pin new pathways to it."""
+    monkeypatch.setenv("CORDWATCH_RULESET_VERSION", "1")
+    get_settings.cache_clear()
+
+
 def _psycopg(url: str) -> str:
     return "postgresql+psycopg://" + url.removeprefix("postgresql://")
 

@@ -52,7 +52,7 @@ def _not_owner_only(folder: Path) -> dict[str, str]:
 
 
 def test_ingest_letters_and_reports_write_owner_only_files(
-    data: Path, permissive_umask: None
+    data: Path, permissive_umask: None, version_1: None
 ) -> None:
     runner = CliRunner()
     day = "2026-11-09"

@@ -1,6 +1,6 @@
-"""A service that opts into ruleset version 2 (``CORDWATCH_RULESET_VERSION=2``) ingests a
-version-2 pathway end to end through ``cordwatch ingest``; pathways already pinned to version 1
-keep version 1 (pathway-spec.md section 9)."""
+"""New pathways pin ruleset version 2 (the default; ``CORDWATCH_RULESET_VERSION=1`` keeps a
+service on version 1): a version-2 pathway end to end through ``cordwatch ingest``; pathways
+already pinned to version 1 keep version 1 and its clocks (pathway-spec.md section 9)."""
 
 from __future__ import annotations
 
@@ -88,12 +88,12 @@ def _version_2_pathway(ref: str, start: datetime) -> list[str]:
 
 @pytest.fixture
 def version_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CORDWATCH_RULESET_VERSION", "2")
+    monkeypatch.delenv("CORDWATCH_RULESET_VERSION", raising=False)
     get_settings.cache_clear()
 
 
-def test_the_default_ruleset_version_is_still_1(engine: Engine) -> None:
-    assert get_settings().ruleset_version == 1
+def test_the_default_ruleset_version_is_2(engine: Engine, version_2: None) -> None:
+    assert get_settings().ruleset_version == 2
 
 
 def test_a_version_2_pathway_is_ingested_shown_and_on_the_board(
@@ -118,7 +118,7 @@ def test_a_version_2_pathway_is_ingested_shown_and_on_the_board(
     assert timeline.exit_code == 0, timeline.output
 
 
-def test_a_version_1_pathway_refuses_version_2_events_after_the_service_opts_in(
+def test_a_version_1_pathway_refuses_version_2_events_after_version_2_becomes_the_default(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
@@ -126,8 +126,10 @@ def test_a_version_1_pathway_refuses_version_2_events_after_the_service_opts_in(
     lines = _version_2_pathway("REF-V1", start)
     first = tmp_path / "referral.jsonl"
     first.write_text(lines[0] + "\n" + lines[1] + "\n")
+    monkeypatch.setenv("CORDWATCH_RULESET_VERSION", "1")
+    get_settings.cache_clear()
     runner.invoke(app, ["ingest", str(first), "--as-of", NOW.isoformat()])
-    monkeypatch.setenv("CORDWATCH_RULESET_VERSION", "2")
+    monkeypatch.delenv("CORDWATCH_RULESET_VERSION")
     get_settings.cache_clear()
     rest = tmp_path / "rest.jsonl"
     rest.write_text("\n".join(lines[2:]) + "\n")
@@ -143,3 +145,58 @@ def test_a_version_1_pathway_refuses_version_2_events_after_the_service_opts_in(
     fields = {r["field"] for r in result["rejected"]}
     assert fields == {"data.finding", "type", "data.asia_grade"}
     assert result["accepted"] == 1  # the biopsy request: version 1 knows it
+
+
+def _version_1_surgery_then_radiotherapy(ref: str, start: datetime) -> list[str]:
+    """A version-1 pathway whose RT-24H breaches by design (post-operative radiotherapy weeks
+    later): version 2 would not run RT-24H for this plan, so its clocks show the pinned version."""
+    h = timedelta(hours=1)
+    referral = referral_json(ref=ref, at=start, event_id=f"{ref}-0")
+    return [
+        json.dumps(referral),
+        _line(ref, 1, "imaging.performed", start + h, {"modality": "mri_whole_spine"}),
+        _line(ref, 2, "imaging.reported", start + 2 * h, {"finding": "mscc", "levels": ["T10"]}),
+        _line(
+            ref,
+            3,
+            "mdt.decided",
+            start + 3 * h,
+            {"plan": "surgery_then_radiotherapy", "decision_to_treat": True},
+        ),
+        _line(ref, 4, "treatment.started", start + 20 * h, {"modality": "surgery"}),
+    ]
+
+
+def test_a_version_1_pathway_keeps_its_clocks_after_version_2_becomes_the_default(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    start = NOW - timedelta(days=3)
+    lines = _version_1_surgery_then_radiotherapy("REF-KEPT", start)
+    before = tmp_path / "before.jsonl"
+    before.write_text("\n".join(lines[:4]) + "\n")
+    monkeypatch.setenv("CORDWATCH_RULESET_VERSION", "1")
+    get_settings.cache_clear()
+    runner.invoke(app, ["ingest", str(before), "--as-of", NOW.isoformat()])
+    shown_under_1 = runner.invoke(app, ["show", "REF-KEPT", "--json", "--as-of", NOW.isoformat()])
+    monkeypatch.delenv("CORDWATCH_RULESET_VERSION")
+    get_settings.cache_clear()
+    after = tmp_path / "after.jsonl"
+    after.write_text(lines[4] + "\n")
+
+    ingested = json.loads(
+        runner.invoke(app, ["ingest", str(after), "--json", "--as-of", NOW.isoformat()]).output
+    )
+    shown = json.loads(
+        runner.invoke(app, ["show", "REF-KEPT", "--json", "--as-of", NOW.isoformat()]).output
+    )
+
+    assert ingested == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert shown["ruleset"] == "nice-ng234-2023.v1"
+    clocks = {c["id"]: c for c in shown["clocks"]}
+    before_clocks = {c["id"]: c for c in json.loads(shown_under_1.output)["clocks"]}
+    assert set(clocks) == set(before_clocks)
+    assert "POSTOP-RT" not in clocks
+    # Version 1's RT-24H still runs for this plan and is breached, as version 1 says.
+    assert clocks["RT-24H"]["status"] == "breached"
+    assert clocks["SURGERY"]["status"] == "met"

@@ -134,3 +134,33 @@ def test_the_summary_shows_the_imaging_levels_coded_only() -> None:
 
     assert "levels T4-T6, L2" in text
     assert "Smith" not in text
+
+
+def test_the_summary_shows_version_2_findings_and_cautions_first_seen() -> None:
+    from zoneinfo import ZoneInfo
+
+    document = {
+        "id": "PW-ABCDEF",
+        "category": "suspected_spinal_metastases",
+        "stage": "awaiting_decision",
+        "cautions": ["Primary bone tumour suspected, not yet reviewed by the bone sarcoma centre"],
+        "milestones": [
+            {
+                "type": "imaging.reported",
+                "at": NOW.isoformat(),
+                "details": {
+                    "finding": "suspected_primary_bone_tumour",
+                    "cord_compression": False,
+                    "suspected_histology": "chordoma",
+                    "levels": ["L2"],
+                },
+            }
+        ],
+        "clocks": [],
+    }
+
+    text = clinical_summary(document, ZoneInfo("Europe/London"))
+
+    assert "cord compression **no**, suspected histology chordoma" in text
+    assert "### Cautions" in text
+    assert "not yet reviewed by the bone sarcoma centre" in text

@@ -14,6 +14,8 @@ from tests.letters.canonical import CANONICAL_FILE, INTAKE_AT
 
 AS_OF = "2026-11-25T12:05:00+00:00"
 
+pytestmark = pytest.mark.usefixtures("version_1")  # the canonical pathway is version-1 data
+
 
 @pytest.mark.parametrize(
     "command",

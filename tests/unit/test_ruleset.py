@@ -25,6 +25,9 @@ from pathway.ruleset import (
 )
 from tests.factories import RULES, T0, H, clocks_at, mscc_referral, view_of
 
+VERSION_1 = ("nice-ng234-2023", 1)
+"""The version this file's limits and texts describe (pathway-spec.md sections 5-8)."""
+
 M = timedelta(minutes=1)
 
 SHIPPED = (
@@ -63,7 +66,7 @@ def _clock(data: dict[str, Any], clock_id: str) -> dict[str, Any]:
 def test_the_shipped_ruleset_has_the_limits_of_the_spec(
     clock_id: str, limit: str, kind: str, local: bool
 ) -> None:
-    rule = load_ruleset(*DEFAULT_RULESET).rule(clock_id)
+    rule = load_ruleset(*VERSION_1).rule(clock_id)
 
     assert rule.limit.describe() == limit
     assert rule.kind == kind
@@ -73,13 +76,19 @@ def test_the_shipped_ruleset_has_the_limits_of_the_spec(
 def test_the_shipped_ruleset_loads_with_twelve_clocks_and_default_warnings() -> None:
     ruleset = load_ruleset("nice-ng234-2023", 1)
 
-    assert (ruleset.id, ruleset.version) == DEFAULT_RULESET
+    assert (ruleset.id, ruleset.version) == VERSION_1
     assert len(ruleset.clocks) == 12
     assert ruleset.warning_fractions == (0.5, 0.75)
 
 
 def test_the_shipped_ruleset_is_listed_as_available() -> None:
     assert DEFAULT_RULESET in available_rulesets()
+    assert VERSION_1 in available_rulesets()
+
+
+def test_new_pathways_default_to_version_2() -> None:
+    # Section 9: new pathways pin version 2; version 1 stays shipped for the pathways pinned to it.
+    assert DEFAULT_RULESET == ("nice-ng234-2023", 2)
 
 
 def test_an_unknown_ruleset_version_is_refused() -> None:
@@ -166,7 +175,7 @@ def test_an_invalid_ruleset_is_a_ruleset_error(text: str) -> None:
 
 
 def test_the_shipped_text_parses_to_the_loaded_ruleset() -> None:
-    assert parse_ruleset(SHIPPED) == load_ruleset(*DEFAULT_RULESET)
+    assert parse_ruleset(SHIPPED) == load_ruleset(*VERSION_1)
 
 
 @pytest.mark.parametrize(
@@ -260,7 +269,7 @@ def test_a_local_sla_shows_on_the_clock_as_local() -> None:
         pytest.param(RULES, id="national limits"),
         pytest.param(
             pin_rules(
-                load_ruleset(*DEFAULT_RULESET),
+                load_ruleset(*VERSION_1),
                 timezone="Europe/Dublin",
                 local_sla_hours={"COORD-MSCC": 0.5, "SURGERY": 48.0},
             ),

@@ -310,3 +310,40 @@ def test_ten_thousand_patients_give_about_a_hundred_thousand_events() -> None:
     assert 80_000 < len(events) < 130_000
     assert len({e["event_id"] for e in events}) == len(events)
     assert sum(e["type"] == "referral.received" for e in events) == 10_000
+
+
+RULES_2: PinnedRules = pin_rules(load_ruleset("nice-ng234-2023", 2), timezone="Europe/London")
+
+
+def test_a_version_2_cohort_is_accepted_by_version_2_and_runs_its_new_clocks() -> None:
+    events = simulate_cohort(patients=600, seed=12, start=START, version=2)
+    statuses: Counter[tuple[str, ClockStatus]] = Counter()
+    safety = 0
+    for raws in _by_pathway(events).values():
+        recorded: list[PathwayEvent] = []
+        view = None
+        for raw in raws:
+            event = parse_event(json.dumps(raw))
+            view = admit(recorded, event, rules=RULES_2, now=AFTER_EVERYTHING)
+            recorded.append(event)
+        assert view is not None
+        safety += len(view.safety)
+        statuses.update((clock.id, clock.status_at(AFTER_EVERYTHING)) for clock in view.clocks)
+    findings = Counter(e["data"].get("finding") for e in events if e["type"] == "imaging.reported")
+    assert "no_spinal_metastases" not in findings
+    assert findings["no_malignant_spinal_lesion"] > 0
+    assert findings["suspected_primary_bone_tumour"] > 0
+    assert findings["suspected_haematological_malignancy"] > 0
+    for clock_id in ("SARC-REFER", "SARC-REVIEW", "HAEM-REFER", "SPINE-OPINION", "POSTOP-RT"):
+        assert statuses[clock_id, ClockStatus.MET] > 0, clock_id
+    assert statuses["SARC-REFER", ClockStatus.BREACHED] > 0
+    assert safety > 0, "some primary tumours are biopsied locally before the centre's review"
+    assert any(e["type"] == "breach.explained" for e in events)
+
+
+def test_version_1_cohorts_do_not_change_with_the_version_2_simulation() -> None:
+    assert simulate_cohort(patients=50, seed=3, start=START) == simulate_cohort(
+        patients=50, seed=3, start=START, version=1
+    )
+    with pytest.raises(ValueError, match="version 3"):
+        simulate_cohort(patients=1, seed=3, start=START, version=3)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pathway.clocks import ClockStatus
-from pathway.display import safe_details
+from pathway.display import cautions, safe_details
 from pathway.engine import BIOPSY_GUARD, PathwayView, admit, evaluate
 from pathway.errors import EventRejected, RulesetError
 from pathway.events import BREACH_ROLL_UP, BreachReason, PathwayEvent
@@ -448,6 +448,54 @@ class TestHaematologyAdvisory:
 
     def test_no_advisory_on_other_lesions(self) -> None:
         assert not evaluate(_primary(), RULES_V2).haematology_advisory
+
+
+class TestCautions:
+    """What the show view and the board form put first (section 9.3, E4)."""
+
+    def test_a_primary_tumour_before_review_and_a_local_biopsy_are_both_cautioned(self) -> None:
+        biopsy = biopsy_requested(REPORTED + H)
+        view = admit(_primary(), biopsy, rules=RULES_V2, now=NOW)
+
+        lines = cautions(view)
+
+        assert view.primary_tumour_before_review
+        assert lines[0].startswith("Primary bone tumour suspected, not yet reviewed")
+        assert lines[1].startswith("BIOPSY-GUARD: a biopsy was requested before")
+        assert biopsy.event_id in lines[1]
+
+    def test_the_centre_s_review_ends_the_standing_caution_but_not_the_record(self) -> None:
+        view = evaluate(
+            _primary(
+                [
+                    biopsy_performed(REPORTED + H),
+                    specialist_reviewed(REPORTED + 2 * H, "bone_sarcoma_centre"),
+                ]
+            ),
+            RULES_V2,
+        )
+
+        assert not view.primary_tumour_before_review
+        assert [line.split(":")[0] for line in cautions(view)] == ["BIOPSY-GUARD"]
+
+    def test_the_haematology_advisory_is_a_caution(self) -> None:
+        view = evaluate(
+            [
+                *_scanned(),
+                imaging_reported(
+                    REPORTED, "suspected_haematological_malignancy", cord_compression=True
+                ),
+            ],
+            RULES_V2,
+        )
+
+        assert cautions(view) == [
+            "Haematological malignancy suspected: discuss with haematology before "
+            "dexamethasone (steroids can spoil the biopsy); STEROID-MSCC still runs."
+        ]
+
+    def test_version_1_pathways_have_no_cautions(self) -> None:
+        assert cautions(evaluate(_scanned(), RULES)) == []
 
 
 def _late_mri() -> list[PathwayEvent]:
