@@ -19,10 +19,20 @@ from sqlalchemy import Engine
 from cordwatch.cli_common import console, migrated_engine, moment_or_now, parse_moment
 from cordwatch.intake import Intake, IntakeResult
 from cordwatch.settings import Settings, get_settings
-from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
+from cordwatch.views import (
+    BoardRow,
+    UnexplainedBreach,
+    board,
+    human_delta,
+    local_time,
+    pathway_view,
+    show_json,
+    unexplained_breaches,
+)
 from db.engine import make_engine, reading
 from db.migrate import upgrade
 from db.repository import INTERNAL_ID, UnknownPathway, get_pathway
+from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 from pathway.errors import EventRejected, RulesetError
 from pathway.events import EVENT_TYPES
 
@@ -373,9 +383,12 @@ def board_command(
     with reading(engine) as conn:
         rows = board(conn, as_of=moment)
         pulse = watch_pulse(conn, at=moment)
+        to_explain = unexplained_breaches(conn, as_of=moment)
     watch_down = pulse.dead(at=moment, interval=interval)
+    unexplained_count = len(to_explain)
     if limit:
         rows = rows[:limit]
+        to_explain = to_explain[:limit]
     if as_json:
         last = pulse.last_sweep_at
         out.print_json(
@@ -387,6 +400,10 @@ def board_command(
                         "last_sweep_at": last.isoformat() if last else None,
                     },
                     "pathways": [r.as_dict() for r in rows],
+                    "unexplained_breaches": {
+                        "count": unexplained_count,
+                        "breaches": [b.as_dict() for b in to_explain],
+                    },
                 }
             )
         )
@@ -401,6 +418,38 @@ def board_command(
             style="bold red",
         )
     _print_board(rows, moment, settings)
+    if unexplained_count:
+        _print_unexplained(to_explain, unexplained_count, settings)
+
+
+def _print_unexplained(breaches: list[UnexplainedBreach], count: int, settings: Settings) -> None:
+    """Breaches of version-2 pathways still waiting for their reason (``breach.explained``)."""
+    zone = settings.pinned_rules().zone
+    shown = f" (first {len(breaches)})" if len(breaches) < count else ""
+    table = Table(
+        "pathway",
+        "reference",
+        "pathway status",
+        "clock",
+        "breached since",
+        "clock now",
+        title=f"Breaches to explain: {count}{shown}",
+    )
+    for b in breaches:
+        table.add_row(
+            b.pathway_id,
+            b.reference,
+            b.pathway_status,
+            b.clock_id,
+            local_time(b.breached_since, zone),
+            "still running" if b.still_running else "stopped",
+        )
+    out.print(table)
+    out.print(
+        "Record each reason: cordwatch record PW-… breach.explained --at T --by NAME "
+        "--data clock=CLOCK --data reason=REASON --data stage=STAGE, or the "
+        f"{EXPLAIN_BREACH_DEPLOYMENT} form in the Prefect UI."
+    )
 
 
 @app.command()

@@ -9,7 +9,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from db.repository import get_pathway, list_events, list_open_clock_rows, list_open_pathways
+from db.repository import (
+    get_pathway,
+    list_events,
+    list_late_clock_keys,
+    list_open_clock_rows,
+    list_open_pathways,
+    list_pathway_rows,
+    list_primary_explanations,
+)
+from pathway.breaches import explains_breaches
+from pathway.breaches import unexplained_breaches as unexplained_in_view
 from pathway.clocks import ClockStatus, is_late
 from pathway.display import cautions
 from pathway.engine import PathwayView, evaluate
@@ -157,6 +167,70 @@ def board(conn: Connection, *, as_of: datetime) -> list[BoardRow]:
         )
     far = datetime.max.replace(tzinfo=as_of.tzinfo)
     return sorted(rows, key=lambda r: (r.due_at or far, r.pathway_id))
+
+
+@dataclass(frozen=True, slots=True)
+class UnexplainedBreach:
+    """A breached clock instance of a version-2 pathway still waiting for its reason."""
+
+    pathway_id: str
+    reference: str
+    pathway_status: str
+    clock_id: str
+    clock_starts_at: datetime
+    breached_since: datetime
+    still_running: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.pathway_id,
+            "reference": self.reference,
+            "pathway_status": self.pathway_status,
+            "clock": self.clock_id,
+            "clock_starts_at": iso(self.clock_starts_at),
+            "breached_since": iso(self.breached_since),
+            "still_running": self.still_running,
+        }
+
+
+def unexplained_breaches(conn: Connection, *, as_of: datetime) -> list[UnexplainedBreach]:
+    """Breaches still waiting for a ``breach.explained``, on open and closed pathways whose
+    ruleset knows the event (version 2), oldest breach first.
+
+    Closed pathways too: the event is accepted after closing, and a breach left off the list
+    when its pathway closes would never be explained. The stored clock rows and explanation
+    milestones only narrow the pathways to look at; each is then evaluated from its events and
+    the core decides (:func:`pathway.breaches.unexplained_breaches`), so the board and the
+    intake never disagree about what is breached.
+    """
+    late = list_late_clock_keys(conn, as_of)
+    if not late:
+        return []
+    explained = list_primary_explanations(conn, sorted({r.pathway_id for r in late}), as_of)
+    waiting = {r.pathway_id for r in late if (r.pathway_id, r.clock_id) not in explained}
+    rows = [
+        row
+        for row in list_pathway_rows(conn, sorted(waiting))
+        if explains_breaches(rules_from_json(row.rules))
+    ]
+    events = list_events(conn, [row.id for row in rows])
+    found: list[UnexplainedBreach] = []
+    for row in rows:
+        rules = rules_from_json(row.rules)
+        view = evaluate([e for e in events[row.id] if e.occurred_at <= as_of], rules)
+        found.extend(
+            UnexplainedBreach(
+                pathway_id=row.id,
+                reference=row.reference,
+                pathway_status=row.status,
+                clock_id=clock.id,
+                clock_starts_at=clock.starts_at,
+                breached_since=clock.due_at,
+                still_running=clock.stopped_at is None or clock.stopped_at > as_of,
+            )
+            for clock in unexplained_in_view(view, rules, as_of)
+        )
+    return sorted(found, key=lambda b: (b.breached_since, b.pathway_id, b.clock_id))
 
 
 def human_delta(delta: timedelta) -> str:

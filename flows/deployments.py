@@ -16,9 +16,11 @@ from cordwatch.settings import Settings, get_settings
 from flows.alerts import acknowledge_alert, heartbeat_check
 from flows.board_decision import board_decision
 from flows.deadline_watch import deadline_watch
+from flows.explain_breach import explain_breach
 from flows.handle_event import handle_event
 from flows.ingest import ingest_file
 from flows.report import performance_report_flow
+from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 
 REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 (service time zone): last week's figures
 
@@ -29,7 +31,7 @@ def _every(seconds: int) -> str:
 
 def all_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
     """handle-event, deadline-watch and heartbeat-check (every watch interval),
-    acknowledge-alert, board-decision, ingest and performance-report (weekly)."""
+    acknowledge-alert, board-decision, explain-breach, ingest and performance-report (weekly)."""
     # One watch (and one heartbeat, one report) at a time, as prefect.yaml declares: a watch
     # that outlasts its interval (a backlog of letters) must not be joined by another that
     # competes for the same rows; the next one waits for its slot.
@@ -72,6 +74,13 @@ def all_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
             entrypoint_type=EntrypointType.MODULE_PATH,
             name="board-decision",
             description="The tumour board's decision form (a suspended run).",
+        ),
+        RunnerDeployment.from_flow(
+            explain_breach,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            name=EXPLAIN_BREACH_DEPLOYMENT,
+            description="Record why a clock breached (version-2 pathways): Run, Custom run, "
+            "then the pathway's PW- id, the clock, the reason and stage.",
         ),
         RunnerDeployment.from_flow(
             ingest_file,

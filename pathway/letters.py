@@ -26,10 +26,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pathway.alerts import CATEGORY_WORDS
+from pathway.breaches import (
+    BREACH_REASON_WORDS,
+    BREACH_STAGE_WORDS,
+    EXPLAIN_BREACH_DEPLOYMENT,
+    current_primary,
+    explains_breaches,
+    explanations,
+    reasons_by_roll_up,
+)
 from pathway.clocks import Clock, ClockStatus
 from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
 from pathway.engine import Milestone, PathwayView, evaluate, sort_key
-from pathway.events import PathwayEvent, ReferralReceived
+from pathway.events import BreachStage, PathwayEvent, ReferralReceived
 from pathway.ruleset import PinnedRules
 
 
@@ -778,4 +787,50 @@ def _breach(
         "due_at": local_time(clock.due_at, zone),
         "milestones": [{"type": m.type, "at": local_time(m.at, zone)} for m in view_all.milestones],
         "sources": ", ".join(rules.ruleset.rule(clock.id).sources),
+        "explain": _breach_explain(facts, view_all, clock, rules, produced_at)
+        if explains_breaches(rules)
+        else None,
+    }
+
+
+def _breach_explain(
+    facts: PathwayFacts,
+    view: PathwayView,
+    clock: Clock,
+    rules: PinnedRules,
+    produced_at: datetime,
+) -> dict[str, Any]:
+    """How to record the breach's reason (version 2: ``breach.explained``), and the reasons
+    already recorded for this clock when the report is produced.
+
+    The command line is the one a coordinator types (``cordwatch record``), with this pathway's
+    ``PW-`` id and the clock filled in; only what the reader must decide is left in capitals.
+    """
+    recorded_by = {e.event_id: e.recorded_by for e in facts.events}
+    recorded = [
+        {
+            "at": local_time(e.at, rules.zone),
+            "reason": e.reason.value,
+            "reason_words": BREACH_REASON_WORDS[e.reason],
+            "stage": e.stage.value,
+            "stage_words": BREACH_STAGE_WORDS[e.stage],
+            "primary": e.primary,
+            "comment": e.comment,
+            "recorded_by": recorded_by.get(e.event_id),
+            "superseded": e.superseded_by is not None,
+            "event_id": e.event_id,
+        }
+        for e in explanations(view)
+        if e.clock_id == clock.id
+    ]
+    return {
+        "command": f"cordwatch record {facts.pathway_id} breach.explained --at TIME --by NAME "
+        f"--data clock={clock.id} --data reason=REASON --data stage=STAGE",
+        # An example the reader can copy: the report's own moment, when the clock is breached.
+        "example_at": produced_at.astimezone(rules.zone).isoformat(timespec="minutes"),
+        "deployment": EXPLAIN_BREACH_DEPLOYMENT,
+        "reasons": reasons_by_roll_up(),
+        "stages": [stage.value for stage in BreachStage],
+        "recorded": recorded,
+        "explained": current_primary(view, clock.id) is not None,
     }

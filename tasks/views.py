@@ -19,8 +19,18 @@ from prefect.events import emit_event
 
 from cordwatch.effects import InboxEntry
 from cordwatch.settings import get_settings
-from cordwatch.views import BoardRow, board, human_delta, local_time, pathway_view, show_json
+from cordwatch.views import (
+    BoardRow,
+    UnexplainedBreach,
+    board,
+    human_delta,
+    local_time,
+    pathway_view,
+    show_json,
+    unexplained_breaches,
+)
 from db.engine import make_engine, reading
+from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 from pathway.display import markdown_text, safe_details
 
 EVENT_NAMESPACE = uuid.UUID("5d0c6c2e-6f1e-4a55-9a53-2f6c8d1f0c11")
@@ -186,6 +196,21 @@ def board_table(rows: list[BoardRow], zone: Any) -> list[dict[str, Any]]:
     ]
 
 
+def breaches_table(breaches: list[UnexplainedBreach], zone: Any) -> list[dict[str, Any]]:
+    """Breaches still waiting for their reason, as artifact rows: ids and coded facts only
+    (no referral reference: Prefect sees the ``PW-`` id alone)."""
+    return [
+        {
+            "pathway": b.pathway_id,
+            "clock": b.clock_id,
+            "breached since": local_time(b.breached_since, zone),
+            "pathway status": b.pathway_status,
+            "clock now": "still running" if b.still_running else "stopped",
+        }
+        for b in breaches
+    ]
+
+
 @task(name="publish-coordinator-board")
 async def publish_board(as_of: datetime, limit: int = 500) -> int:
     """Publish the coordinator board (most urgent first) as the keyed table ``coordinator-board``."""
@@ -196,6 +221,7 @@ async def publish_board(as_of: datetime, limit: int = 500) -> int:
     try:
         with reading(engine) as conn:
             rows = board(conn, as_of=as_of)
+            breaches = unexplained_breaches(conn, as_of=as_of)
     finally:
         engine.dispose()
     zone = ZoneInfo(settings.timezone)
@@ -204,5 +230,14 @@ async def publish_board(as_of: datetime, limit: int = 500) -> int:
         key="coordinator-board",
         description=f"Open pathways by time left on their most urgent clock, at {local_time(as_of, zone)}"
         + (f" (first {limit} of {len(rows)})" if len(rows) > limit else ""),
+    )
+    # Published even when empty, so a list whose last breach was explained empties too.
+    await acreate_table_artifact(
+        breaches_table(breaches[:limit], zone),
+        key="breaches-to-explain",
+        description=f"Breaches to explain: {len(breaches)}, oldest first, at "
+        f"{local_time(as_of, zone)}"
+        + (f" (first {limit})" if len(breaches) > limit else "")
+        + f". Record each reason with the {EXPLAIN_BREACH_DEPLOYMENT} deployment's form.",
     )
     return len(rows)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from flows.ingest import opaque_run_name
 
@@ -35,3 +38,24 @@ def test_a_staged_file_for_the_ingest_deployment_has_an_opaque_owner_only_name(
     assert re.fullmatch(r"[0-9a-f]{16}\.jsonl", staged.name)
     assert staged.stat().st_mode & 0o777 == 0o600
     assert staged.read_bytes() == b'{"event_id": "e1"}\n'
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("PW-7F3K2Q", "PW-7F3K2Q explain breach"),
+        ("Ann Example 9434765919", "explain breach"),
+        ("REF-2026-0042", "explain breach"),
+    ],
+    ids=["a PW- id", "a name typed in the form", "a referral reference"],
+)
+def test_the_explain_breach_run_is_named_by_the_pw_id_only(
+    value: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form's pathway field is typed by hand: only an exact ``PW-`` id reaches the name."""
+    import flows.explain_breach
+
+    runtime = SimpleNamespace(parameters={"pathway_id": value})
+    monkeypatch.setattr(flows.explain_breach, "flow_run", runtime)
+
+    assert flows.explain_breach.run_name() == name
