@@ -17,7 +17,18 @@ from sqlalchemy import JSON, Connection, case, cast, func, select, type_coerce
 
 from db.audit import AUDIT_FIELDS
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, get_pathway
+from pathway.events import EVENT_TYPES
 from pathway.report import ClockFact, PathwayFact, PerformanceReport, build_report
+from pathway.report_v2 import (
+    AfterTreatment,
+    ExplanationFact,
+    OutcomeFact,
+    SarcomaEvent,
+    status_after_treatment,
+)
+from pathway.ruleset import OutcomeWindow, Ruleset, load_ruleset, rules_from_json
+
+_RANK = {name: rank for rank, name in enumerate(EVENT_TYPES)}
 
 
 def period_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -110,8 +121,50 @@ def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list
         .where(*in_period)
         .group_by(PATHWAY.c.id, PATHWAY.c.category, PATHWAY.c.referred_at)
     ).all()
-    # The first treatment of each pathway referred in the period; only outcomes from then on
-    # are read. Ordered so that the latest of them comes last and stays in the dict.
+    after_treatment = _after_treatment(conn, in_period)
+    sarcoma = _sarcoma_events(conn, in_period, dialect)
+    nothing = AfterTreatment(None, 0)
+    return [
+        PathwayFact(
+            pathway_id,
+            category,
+            referred_at,
+            ambulatory_at_referral=at_referral,
+            ambulatory_after_treatment=after_treatment.get(pathway_id, nothing).status,
+            mri_scans=int(scans or 0),
+            mscc_confirmed=bool(mscc),
+            outcomes_out_of_window=after_treatment.get(pathway_id, nothing).out_of_window,
+            sarcoma_events=sarcoma.get(pathway_id, ()),
+        )
+        for pathway_id, category, referred_at, at_referral, scans, mscc in facts
+    ]
+
+
+def _pinned_ruleset(label: str) -> Ruleset:
+    """The ruleset a pathway row names (``nice-ng234-2023.v2``)."""
+    ruleset_id, version = label.rsplit(".v", 1)
+    return load_ruleset(ruleset_id, int(version))
+
+
+def _windows(label: str, rules: str) -> tuple[dict[str, OutcomeWindow], ZoneInfo]:
+    """The outcome windows of a pathway's pinned ruleset and its time zone.
+
+    Version 1 has no windows, and its rows are never parsed further.
+    """
+    windows = _pinned_ruleset(label).outcome_windows
+    if not windows:
+        return {}, ZoneInfo("UTC")
+    return dict(windows), rules_from_json(rules).zone
+
+
+def _after_treatment(conn: Connection, in_period: tuple[Any, ...]) -> dict[str, AfterTreatment]:
+    """K10's status after treatment of each treated pathway referred in the period.
+
+    The outcomes from the pathway's first ``treatment.started`` on are read with their coded
+    details; :func:`pathway.report_v2.status_after_treatment` picks the latest, leaving out
+    those out of their window (version 2) and those corrected by a later record.
+    """
+    kind = MILESTONE.c.type
     treated = (
         select(MILESTONE.c.pathway_id, func.min(MILESTONE.c.occurred_at).label("treated_at"))
         .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
@@ -119,28 +172,136 @@ def load_pathway_facts(conn: Connection, begin: datetime, end: datetime) -> list
         .group_by(MILESTONE.c.pathway_id)
         .subquery("treated")
     )
-    after_treatment: dict[str, str | None] = dict(
-        conn.execute(
-            select(MILESTONE.c.pathway_id, _json_text(details, "ambulatory_status", dialect))
-            .join(treated, treated.c.pathway_id == MILESTONE.c.pathway_id)
-            .where(kind == "outcome.recorded", MILESTONE.c.occurred_at >= treated.c.treated_at)
-            .order_by(MILESTONE.c.pathway_id, MILESTONE.c.occurred_at, MILESTONE.c.id)
+    rows = conn.execute(
+        select(
+            MILESTONE.c.pathway_id,
+            treated.c.treated_at,
+            PATHWAY.c.ruleset,
+            PATHWAY.c.rules,
+            MILESTONE.c.event_id,
+            MILESTONE.c.occurred_at,
+            MILESTONE.c.id,
+            MILESTONE.c.details,
         )
-        .tuples()
-        .all()
+        .join(treated, treated.c.pathway_id == MILESTONE.c.pathway_id)
+        .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
+        .where(kind == "outcome.recorded", MILESTONE.c.occurred_at >= treated.c.treated_at)
+    ).all()
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.pathway_id, []).append(row)
+    result = {}
+    for pathway_id, outcomes in grouped.items():
+        first = outcomes[0]
+        windows, zone = _windows(first.ruleset, first.rules)
+        facts = []
+        for row in outcomes:
+            data = json.loads(row.details)
+            facts.append(
+                OutcomeFact(
+                    row.event_id,
+                    row.occurred_at,
+                    row.id,
+                    data.get("at"),
+                    data.get("ambulatory_status"),
+                    data.get("supersedes"),
+                )
+            )
+        result[pathway_id] = status_after_treatment(
+            facts, first.treated_at, windows=windows, zone=zone
+        )
+    return result
+
+
+_SARCOMA_TYPES = ("imaging.reported", "specialist.reviewed", "biopsy.performed")
+
+
+def _sarcoma_events(
+    conn: Connection, in_period: tuple[Any, ...], dialect: str
+) -> dict[str, tuple[SarcomaEvent, ...]]:
+    """K-SARC-1's milestones of the pathways referred in the period that suspected a sarcoma.
+
+    Only lesion reports, specialist reviews and biopsies performed are read; whether a report
+    suspects a primary bone tumour is the pinned ruleset's :meth:`Ruleset.suspects_bone_sarcoma`.
+    """
+    kind = MILESTONE.c.type
+    lesion = _json_text(MILESTONE.c.details, "finding", dialect).in_(
+        ("suspected_primary_bone_tumour", "indeterminate_lesion")
     )
-    return [
-        PathwayFact(
-            pathway_id,
-            category,
-            referred_at,
-            ambulatory_at_referral=at_referral,
-            ambulatory_after_treatment=after_treatment.get(pathway_id),
-            mri_scans=int(scans or 0),
-            mscc_confirmed=bool(mscc),
+    with_lesion = (
+        select(MILESTONE.c.pathway_id)
+        .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
+        .where(*in_period, kind == "imaging.reported", lesion)
+        .distinct()
+    )
+    rows = conn.execute(
+        select(
+            MILESTONE.c.pathway_id,
+            PATHWAY.c.ruleset,
+            MILESTONE.c.type,
+            MILESTONE.c.occurred_at,
+            MILESTONE.c.details,
         )
-        for pathway_id, category, referred_at, at_referral, scans, mscc in facts
-    ]
+        .join(PATHWAY, PATHWAY.c.id == MILESTONE.c.pathway_id)
+        .where(MILESTONE.c.pathway_id.in_(with_lesion), kind.in_(_SARCOMA_TYPES))
+    ).all()
+    events: dict[str, list[SarcomaEvent]] = {}
+    for row in rows:
+        data = json.loads(row.details)
+        found = events.setdefault(row.pathway_id, [])
+        rank = _RANK[row.type]
+        if row.type == "imaging.reported":
+            ruleset = _pinned_ruleset(row.ruleset)
+            if ruleset.suspects_bone_sarcoma(data["finding"], data.get("suspected_histology")):
+                found.append(SarcomaEvent(row.occurred_at, rank, "suspected"))
+        elif row.type == "specialist.reviewed":
+            if data["service"] == "bone_sarcoma_centre":
+                found.append(SarcomaEvent(row.occurred_at, rank, "centre_review"))
+            if data.get("advice") == "not_primary_bone_tumour":
+                found.append(SarcomaEvent(row.occurred_at, rank, "not_primary"))
+        elif data.get("site_agreed_with_treating_centre") is not True:
+            found.append(SarcomaEvent(row.occurred_at, rank, "biopsy"))
+    return {
+        pathway_id: tuple(sorted(found))
+        for pathway_id, found in events.items()
+        if any(e.kind == "suspected" for e in found)
+    }
+
+
+def load_explanations(conn: Connection, begin: datetime, end: datetime) -> list[ExplanationFact]:
+    """The ``breach.explained`` of the pathways with a clock that started in [begin, end).
+
+    Coded fields only: the free-text ``comment`` is never read into the report.
+    """
+    with_clocks = (
+        select(CLOCK.c.pathway_id)
+        .where(CLOCK.c.starts_at >= begin, CLOCK.c.starts_at < end)
+        .distinct()
+    )
+    rows = conn.execute(
+        select(
+            MILESTONE.c.pathway_id,
+            MILESTONE.c.event_id,
+            MILESTONE.c.occurred_at,
+            MILESTONE.c.details,
+        ).where(MILESTONE.c.type == "breach.explained", MILESTONE.c.pathway_id.in_(with_clocks))
+    ).all()
+    facts = []
+    for row in rows:
+        data = json.loads(row.details)
+        facts.append(
+            ExplanationFact(
+                row.pathway_id,
+                row.event_id,
+                row.occurred_at,
+                data["clock"],
+                data["reason"],
+                data["stage"],
+                bool(data.get("primary", True)),
+                data.get("supersedes"),
+            )
+        )
+    return facts
 
 
 def performance_report(
@@ -155,6 +316,7 @@ def performance_report(
         period_end=end,
         as_of=as_of,
         timezone=timezone,
+        explanations=load_explanations(conn, begin, finish),
     )
 
 

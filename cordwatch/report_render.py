@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -17,11 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from cordwatch.audit_report import Timeline, TimelineClock
 from db.private import create_private, private_folder
 from pathway.alerts import CATEGORY_WORDS
-from pathway.report import STANDARDS, ClockFact, PerformanceReport, status_at
+from pathway.report import CLOCK_MEASURES, STANDARDS, ClockFact, PerformanceReport, status_at
+from pathway.report_v2 import IN_HOURS_FROM, IN_HOURS_UNTIL, WEEKDAYS, Cell
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATUS_COLOURS = {
@@ -367,6 +371,10 @@ def report_html(report: PerformanceReport) -> str:
             mri=_data_uri(mri_chart(report)),
             local=local,
             standards=STANDARDS,
+            measures=CLOCK_MEASURES,
+            times=time_charts(report),
+            breach_chart=breach_chart(report),
+            weekdays=WEEKDAYS,
         )
     )
 
@@ -406,6 +414,30 @@ def report_text(report: PerformanceReport) -> str:
         f"MSCC confirmed ({percent(y.percent_confirmed)}), {y.scans_per_confirmed} MRIs per MSCC",
         f"breaches: {len(report.breaches)}",
     ]
+    if a.outcomes_out_of_window:
+        lines.append(
+            f"K10 leaves out {a.outcomes_out_of_window} outcomes recorded outside their window"
+        )
+    for r in report.breach_reasons:
+        rolled = ", ".join(f"{k} {v}" for k, v in r.by_roll_up.items())
+        lines.append(
+            f"breaches {r.clock_id}: {r.breached} ({r.explained} explained, "
+            f"{r.unexplained} unexplained): {rolled}"
+        )
+    t = report.times
+    if t.busiest_weekday is not None:
+        lines.append(
+            "referrals by weekday (Mon-Sun): "
+            + " ".join(str(n) for n in t.referrals_by_weekday)
+            + f"; busiest {t.busiest_weekday}; in hours {t.referrals_in_hours}, out of hours "
+            f"{t.referrals_out_of_hours}"
+        )
+    lines.append(
+        f"clocks met in hours {percent(t.compliance_in_hours.percent)} "
+        f"({t.compliance_in_hours.met}/{t.compliance_in_hours.decided}), out of hours "
+        f"{percent(t.compliance_out_of_hours.percent)} "
+        f"({t.compliance_out_of_hours.met}/{t.compliance_out_of_hours.decided})"
+    )
     return "\n".join(lines)
 
 
@@ -438,3 +470,188 @@ def report_csv(report: PerformanceReport, folder: Path) -> list[Path]:
                 writer.writerows(rows)
         written.append(path)
     return written
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar of an SVG chart: its axis label, height, the text above it and its colour."""
+
+    label: str
+    value: float
+    text: str
+    colour: str = "#1565c0"
+
+
+def svg_bars(
+    bars: list[Bar],
+    *,
+    title: str,
+    description: str,
+    y_max: float,
+    y_label: str,
+    target: float | None = None,
+    width: int = 560,
+    height: int = 220,
+) -> Markup:
+    """A bar chart as inline SVG: no script, no external resource, readable by screen readers.
+
+    ``role="img"`` with a ``<title>`` and a ``<desc>`` names it; the figures themselves are in
+    the table the template puts beside every chart, so nothing is only in the picture.
+    """
+    left, right, top, bottom = 40, 8, 24, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    scale, step = (100, 25) if y_max == 100 else _axis(y_max)
+    slot = plot_w / max(1, len(bars))
+    ident = "c" + hashlib.sha1(title.encode()).hexdigest()[:8]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="bars" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" '
+        f'aria-labelledby="{ident}-t {ident}-d">',
+        f'<title id="{ident}-t">{escape(title)}</title>',
+        f'<desc id="{ident}-d">{escape(description)}</desc>',
+        f'<text x="{left}" y="14" class="ct">{escape(title)}</text>',
+    ]
+    for tick in range(0, scale + 1, step):
+        y = top + plot_h - tick / scale * plot_h
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{left - 4}" y="{y + 3:.1f}" class="ax" text-anchor="end">{tick}</text>'
+        )
+    labelled_every = max(1, math.ceil(len(bars) / 24))
+    for n, bar in enumerate(bars):
+        h = plot_h * min(bar.value, scale) / scale
+        x = left + n * slot + slot * 0.12
+        y = top + plot_h - h
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.76:.1f}" height="{h:.1f}" '
+            f'fill="{bar.colour}"><title>{escape(bar.label)}: {escape(bar.text)}</title></rect>'
+        )
+        centre = x + slot * 0.38
+        if bar.text and len(bars) <= 12:
+            parts.append(
+                f'<text x="{centre:.1f}" y="{y - 3:.1f}" class="vl" text-anchor="middle">'
+                f"{escape(bar.text)}</text>"
+            )
+        if n % labelled_every == 0:
+            parts.append(
+                f'<text x="{centre:.1f}" y="{top + plot_h + 13}" class="ax" '
+                f'text-anchor="middle">{escape(bar.label)}</text>'
+            )
+    if target is not None:
+        y = top + plot_h - plot_h * min(target, scale) / scale
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="target"/>'
+        )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.0f}" y="{height - 4}" class="ax" '
+        f'text-anchor="middle">{escape(y_label)}</text></svg>'
+    )
+    return Markup("".join(parts))
+
+
+def _axis(highest: float) -> tuple[int, int]:
+    """A round top and step for a count axis: at most five whole-number steps."""
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000):
+        if highest <= 5 * step:
+            return max(step, math.ceil(highest / step) * step), step
+    step = 10 ** math.ceil(math.log10(highest / 5))
+    return math.ceil(highest / step) * step, step
+
+
+IN_HOURS_COLOUR = "#1565c0"
+OUT_OF_HOURS_COLOUR = "#6a1b9a"
+
+
+def _compliance_bars(cells: list[Cell], labels: list[str], colours: list[str]) -> list[Bar]:
+    return [
+        Bar(
+            label,
+            cell.percent or 0,
+            f"{cell.met}/{cell.decided}" if cell.decided else "none",
+            colour,
+        )
+        for label, cell, colour in zip(labels, cells, colours, strict=True)
+    ]
+
+
+def time_charts(report: PerformanceReport) -> dict[str, Markup]:
+    """The arrivals and compliance charts by weekday and by hour (inline SVG)."""
+    t = report.times
+    days = [d[:3] for d in WEEKDAYS]
+    hours = [f"{h:02d}" for h in range(24)]
+    day_colours = [IN_HOURS_COLOUR if d < 5 else OUT_OF_HOURS_COLOUR for d in range(7)]
+    hour_colours = [
+        IN_HOURS_COLOUR if IN_HOURS_FROM <= h < IN_HOURS_UNTIL else OUT_OF_HOURS_COLOUR
+        for h in range(24)
+    ]
+    busiest = max(t.referrals_by_weekday, default=0)
+    return {
+        "arrivals_weekday": svg_bars(
+            [
+                Bar(day, n, str(n), "#ef6c00" if n == busiest and n else colour)
+                for day, n, colour in zip(days, t.referrals_by_weekday, day_colours, strict=True)
+            ],
+            title="Referrals by weekday",
+            description="Referrals received in the period on each weekday, Monday to Sunday; "
+            "the busiest day in orange. The table beside it has the numbers.",
+            y_max=busiest,
+            y_label="weekday the referral was received",
+        ),
+        "arrivals_hour": svg_bars(
+            [
+                Bar(hour, n, str(n), colour)
+                for hour, n, colour in zip(hours, t.referrals_by_hour, hour_colours, strict=True)
+            ],
+            title="Referrals by hour of day",
+            description="Referrals received in each hour of the day (service time zone); "
+            "blue 09:00-16:59, purple outside those hours.",
+            y_max=max(t.referrals_by_hour, default=0),
+            y_label="hour of day the referral was received",
+        ),
+        "compliance_weekday": svg_bars(
+            _compliance_bars(t.compliance_by_weekday, days, day_colours),
+            title="% of clocks met, by weekday of start",
+            description="Clocks met of decided (met or breached), by the weekday the clock "
+            "started, every clock together.",
+            y_max=100,
+            y_label="weekday the clock started",
+        ),
+        "compliance_hour": svg_bars(
+            _compliance_bars(t.compliance_by_hour, hours, hour_colours),
+            title="% of clocks met, by hour of start",
+            description="Clocks met of decided, by the hour of day the clock started; blue in "
+            "hours (09:00-16:59), purple out of hours.",
+            y_max=100,
+            y_label="hour of day the clock started",
+        ),
+    }
+
+
+ROLL_UP_COLOURS = {
+    "patient": "#00838f",
+    "clinical": "#2e7d32",
+    "capacity": "#c62828",
+    "process": "#ef6c00",
+    "external": "#5d4037",
+    "other": "#757575",
+    "unexplained": "#9e9e9e",
+}
+
+
+def breach_chart(report: PerformanceReport) -> Markup | None:
+    """Every clock's breaches by roll-up of their primary reason (None without breaches)."""
+    total = next((r for r in report.breach_reasons if r.clock_id == "all"), None)
+    if total is None:
+        return None
+    return svg_bars(
+        [
+            Bar(name, n, str(n), ROLL_UP_COLOURS.get(name, "#757575"))
+            for name, n in sorted(total.by_roll_up.items(), key=lambda item: -item[1])
+        ],
+        title="Breaches by roll-up of their primary reason",
+        description="Every breach of the period counted once, by the roll-up of its primary "
+        "explanation (breach.explained), or as unexplained.",
+        y_max=max(total.by_roll_up.values()),
+        y_label="roll-up (section 9.4)",
+        width=460,
+    )

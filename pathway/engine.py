@@ -334,10 +334,8 @@ def shows_compression(finding: Finding, cord_compression: bool | None) -> bool:
 def _suspects(ruleset: Ruleset, event: ImagingReported) -> str | None:
     """What a report suspects, for SARC-REFER / HAEM-REFER (section 9.2)."""
     data = event.data
-    if data.finding is Finding.SUSPECTED_PRIMARY_BONE_TUMOUR or (
-        data.finding is Finding.INDETERMINATE_LESION
-        and data.suspected_histology in ruleset.bone_sarcoma_histologies
-    ):
+    histology = data.suspected_histology.value if data.suspected_histology else None
+    if ruleset.suspects_bone_sarcoma(data.finding.value, histology):
         return "bone_sarcoma"
     if data.finding is Finding.SUSPECTED_HAEMATOLOGICAL_MALIGNANCY:
         return "haematological"
@@ -776,9 +774,7 @@ def _outcome(fold: _Fold, event: OutcomeRecorded) -> None:
     anchor = _outcome_anchor(fold)
     if window is None or anchor is None:
         return
-    zone = fold.rules.zone
-    days = (event.occurred_at.astimezone(zone).date() - anchor.astimezone(zone).date()).days
-    if abs(days - window.days) > window.tolerance_days:
+    if not window.holds(anchor, event.occurred_at, fold.rules.zone):
         fold.out_of_window.append(event.event_id)
 
 

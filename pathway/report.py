@@ -19,12 +19,24 @@ Counting rules (clinical-research.md section 10):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pathway.clocks import ClockStatus
+from pathway.report_v2 import (
+    BreachReasons,
+    ExplanationFact,
+    SarcomaEvent,
+    SarcomaFigures,
+    TimeFigures,
+    TimeTally,
+    breach_reasons,
+    sarcoma_figures,
+    sarcoma_status,
+)
 from pathway.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
 
 AMBULATORY = frozenset({"independent", "with_aid"})
@@ -78,7 +90,27 @@ def standards_from(ruleset: Ruleset) -> dict[str, Standard]:
     return standards
 
 
-STANDARDS: dict[str, Standard] = standards_from(load_ruleset(*DEFAULT_RULESET))
+_SHIPPED = (load_ruleset(*DEFAULT_RULESET), load_ruleset(DEFAULT_RULESET[0], 2))
+
+
+def clock_measures(*rulesets: Ruleset) -> dict[str, tuple[str, str]]:
+    """Each clock's title and sources, from the rule that defines it (a later version wins).
+
+    The per-clock table names every clock a report can hold, version-2 clocks included
+    (POSTOP-RT, SPINE-OPINION, SARC-REFER, SARC-REVIEW, HAEM-REFER), from its ruleset entry.
+    """
+    measures: dict[str, tuple[str, str]] = {}
+    for ruleset in sorted(rulesets, key=lambda r: r.version):
+        for rule in ruleset.clocks:
+            measures[rule.id] = (rule.title, ", ".join(rule.sources))
+    return measures
+
+
+CLOCK_MEASURES: dict[str, tuple[str, str]] = clock_measures(*_SHIPPED)
+_CLOCK_KPIS = {"SARC-REFER": "K-SARC-2", "SARC-REVIEW": "K-SARC-2"}
+"""Measures of clocks without a national standard (clinical-research-v2.md: K-SARC-2)."""
+
+STANDARDS: dict[str, Standard] = standards_from(_SHIPPED[0])
 """The measures against the targets of the default ruleset.
 
 A report spans pathways pinned to any ruleset version, but a target is the national standard
@@ -115,6 +147,10 @@ class PathwayFact(NamedTuple):
     """Of the latest outcome at or after the first treatment; None if untreated or none since."""
     mri_scans: int = 0
     mscc_confirmed: bool = False
+    outcomes_out_of_window: int = 0
+    """Version 2: outcomes from the first treatment on left out of K10 (out of window)."""
+    sarcoma_events: tuple[SarcomaEvent, ...] = ()
+    """Version 2: the milestones K-SARC-1 reads (none unless a primary tumour was suspected)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +172,9 @@ class ClockFigures:
     p90_hours: float | None
     target: float | None
     kpi: str | None
+    title: str | None = None
+    """The clock rule's title in its ruleset; ``source`` its sources."""
+    source: str | None = None
 
     @property
     def decided(self) -> int:
@@ -181,6 +220,8 @@ class AmbulatoryFigures:
     worse: int
     at_referral: dict[str, int]
     after_treatment: dict[str, int]
+    outcomes_out_of_window: int = 0
+    """Version-2 outcomes left out because they fall outside their timepoint's window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +279,10 @@ class PerformanceReport:
     mri_yield: MriYield
     breaches: list[Breach]
     weekly: list[WeekFigures]
+    sarcoma: SarcomaFigures
+    """K-SARC-1 in detail (its headline is in ``kpis``)."""
+    breach_reasons: list[BreachReasons]
+    times: TimeFigures
     times_to_stop: dict[str, list[float]] = field(default_factory=dict)
     """Hours from start to stop of every clock stopped by its milestone, by clock id."""
 
@@ -245,6 +290,7 @@ class PerformanceReport:
         document = asdict(self)
         document["weekly"] = [{**asdict(w), "percent": w.percent} for w in self.weekly]
         document["kpis"] = [{**asdict(k), "meets_target": k.meets_target} for k in self.kpis]
+        document["sarcoma"] = {**asdict(self.sarcoma), "decided": self.sarcoma.decided}
         converted: dict[str, Any] = _jsonable(document)
         return converted
 
@@ -368,6 +414,7 @@ class _Tally:
 def _figures(clock_id: str, category: str, tally: _Tally) -> ClockFigures:
     """The figures of a tally whose times are sorted."""
     standard = STANDARDS.get(clock_id)
+    title, source = CLOCK_MEASURES.get(clock_id, (None, None))
     return ClockFigures(
         clock_id=clock_id,
         category=category,
@@ -383,7 +430,9 @@ def _figures(clock_id: str, category: str, tally: _Tally) -> ClockFigures:
         median_hours=_round(_interpolate(tally.times, 0.5)),
         p90_hours=_round(_interpolate(tally.times, 0.9)),
         target=standard.target if standard else None,
-        kpi=standard.kpi if standard else None,
+        kpi=standard.kpi if standard else _CLOCK_KPIS.get(clock_id),
+        title=title,
+        source=source,
     )
 
 
@@ -398,6 +447,7 @@ def build_report(
     period_end: date,
     as_of: datetime,
     timezone: str,
+    explanations: Sequence[ExplanationFact] = (),
 ) -> PerformanceReport:
     """Every figure of the performance report for the facts of one period.
 
@@ -411,6 +461,7 @@ def build_report(
         period_end: last day of the period, inclusive.
         as_of: the moment the report looks at: running clocks past due by then are breached.
         timezone: the service time zone (weeks start on Monday there).
+        explanations: the ``breach.explained`` of the pathways of these clocks (9.4).
     """
     zone = ZoneInfo(timezone)
     groups: dict[tuple[str, str], _Tally] = {}
@@ -418,6 +469,7 @@ def build_report(
     breaches: list[Breach] = []
     weekly: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
     weeks: dict[float, date] = {}
+    times = TimeTally(zone)
     for clock in clocks:
         status = status_at(clock, as_of)
         key = (clock.clock_id, clock.category)
@@ -431,6 +483,7 @@ def build_report(
             cell = weekly[(_week_start(clock.starts_at, zone, weeks), clock.clock_id)]
             cell[1] += 1
             cell[0] += status is ClockStatus.MET
+            times.clock(clock.clock_id, clock.starts_at, status is ClockStatus.MET)
         if clock.clock_id in _K2_CLOCKS:
             k2[clock.pathway_id][clock.clock_id] = status
     # A clock's totals over every category; its kind is that of its first clock. Times are
@@ -453,6 +506,10 @@ def build_report(
     total_figures = {
         clock_id: _figures(clock_id, "all", total) for clock_id, total in totals.items()
     }
+    sarcoma = sarcoma_figures(
+        (p.pathway_id, sarcoma_status(p.sarcoma_events, as_of)) for p in pathways
+    )
+    ordered = sorted(breaches, key=lambda b: (-b.hours_late, b.pathway_id, b.clock_id))
     return PerformanceReport(
         period_start=period_start,
         period_end=period_end,
@@ -460,14 +517,17 @@ def build_report(
         timezone=timezone,
         pathways=dict(sorted(Counter(p.category for p in pathways).items())),
         clocks=figures,
-        kpis=_kpis(total_figures, k2),
+        kpis=[*_kpis(total_figures, k2), _k_sarc_1(sarcoma)],
         ambulatory=_ambulatory(pathways),
         mri_yield=_mri_yield(pathways),
-        breaches=sorted(breaches, key=lambda b: (-b.hours_late, b.pathway_id, b.clock_id)),
+        breaches=ordered,
         weekly=[
             WeekFigures(week, clock_id, met, decided)
             for (week, clock_id), (met, decided) in sorted(weekly.items())
         ],
+        sarcoma=sarcoma,
+        breach_reasons=breach_reasons(ordered, explanations, as_of=as_of),
+        times=times.figures(p.referred_at for p in pathways),
         times_to_stop={clock_id: total.times for clock_id, total in sorted(totals.items())},
     )
 
@@ -526,6 +586,19 @@ def _k2(per_pathway: dict[str, dict[str, ClockStatus]]) -> Kpi:
     )
 
 
+def _k_sarc_1(sarcoma: SarcomaFigures) -> Kpi:
+    """K-SARC-1 as a headline measure: reviewed by the centre first, of those decided."""
+    return Kpi(
+        "K-SARC-1",
+        "No biopsy before the bone sarcoma centre's review",
+        sarcoma.reviewed_first,
+        sarcoma.decided,
+        sarcoma.percent,
+        sarcoma.target,
+        "BSG X5/X6, ESMO X7 (local)",
+    )
+
+
 def _ambulatory(pathways: list[PathwayFact]) -> AmbulatoryFigures:
     paired = [
         p
@@ -560,6 +633,7 @@ def _ambulatory(pathways: list[PathwayFact]) -> AmbulatoryFigures:
                 Counter(p.ambulatory_after_treatment or "not recorded" for p in pathways).items()
             )
         ),
+        outcomes_out_of_window=sum(p.outcomes_out_of_window for p in pathways),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Literal
@@ -179,6 +179,15 @@ class OutcomeWindow(_Data):
     days: Annotated[int, Field(gt=0)]
     tolerance_days: Annotated[int, Field(ge=0)]
 
+    def holds(self, anchor: datetime, recorded: datetime, zone: ZoneInfo) -> bool:
+        """Whether an outcome recorded at ``recorded`` falls in this window from ``anchor``.
+
+        Calendar days in the pathway's time zone (section 9.1). One function for the engine,
+        which flags an outcome out of window, and the report, which leaves it out of K10.
+        """
+        days = (recorded.astimezone(zone).date() - anchor.astimezone(zone).date()).days
+        return abs(days - self.days) <= self.tolerance_days
+
 
 class Ruleset(_Data):
     """A clock table and the capabilities of its version.
@@ -210,6 +219,18 @@ class Ruleset(_Data):
     """The ``outcome.recorded.at`` codes; none: free text, unchecked (version 1)."""
     outcome_windows: dict[str, OutcomeWindow] = Field(default_factory=dict)
     biopsy_guard: Literal["off", "alert", "reject"] = "off"
+
+    def suspects_bone_sarcoma(self, finding: str, histology: str | None) -> bool:
+        """Whether a report suspects a primary bone tumour (SARC-REFER's filter, section 9.2).
+
+        ``suspected_primary_bone_tumour``, or ``indeterminate_lesion`` with a bone-sarcoma
+        ``suspected_histology`` of this version; read by the engine and by K-SARC-1.
+        """
+        if finding == Finding.SUSPECTED_PRIMARY_BONE_TUMOUR.value:
+            return True
+        return finding == Finding.INDETERMINATE_LESION.value and histology in {
+            h.value for h in self.bone_sarcoma_histologies
+        }
 
     @model_validator(mode="after")
     def _valid_table(self) -> Ruleset:

@@ -26,6 +26,7 @@ from pathway.errors import EventRejected
 from pathway.events import PathwayEvent
 from pathway.letters import BREACH_REPORT, breach_report_effect
 from pathway.report import ClockFact, PathwayFact, PerformanceReport, build_report
+from pathway.report_v2 import ExplanationFact
 from pathway.ruleset import PinnedRules, Ruleset, repin
 
 
@@ -300,6 +301,24 @@ def _facts(pathway_id: str, view: PathwayView, begin: datetime, end: datetime) -
     ]
 
 
+def _explanations(pathway_id: str, view: PathwayView) -> list[ExplanationFact]:
+    """The breach explanations a side accepted (one the candidate refuses is not counted)."""
+    return [
+        ExplanationFact(
+            pathway_id,
+            m.event_id,
+            m.at,
+            m.details["clock"],
+            m.details["reason"],
+            m.details["stage"],
+            m.details.get("primary", True),
+            m.details.get("supersedes"),
+        )
+        for m in view.milestones
+        if m.type == "breach.explained"
+    ]
+
+
 def _alert_keys(
     pathway_id: str, view: PathwayView | None, as_of: datetime
 ) -> dict[tuple[Any, ...], str]:
@@ -347,6 +366,8 @@ def what_if(
     versions: Counter[str] = Counter()
     facts_pinned: list[ClockFact] = []
     facts_candidate: list[ClockFact] = []
+    explained_pinned: list[ExplanationFact] = []
+    explained_candidate: list[ExplanationFact] = []
     # Compared pathway by pathway (every key names its pathway), so only counts are kept.
     alerts_a: Counter[str] = Counter()
     alerts_b: Counter[str] = Counter()
@@ -366,8 +387,10 @@ def what_if(
         changes.extend(compare_clocks(stored.pathway_id, clocks_a, clocks_b, as_of=as_of))
         if a.view is not None:
             facts_pinned.extend(_facts(stored.pathway_id, a.view, begin, end))
+            explained_pinned.extend(_explanations(stored.pathway_id, a.view))
         if b.view is not None:
             facts_candidate.extend(_facts(stored.pathway_id, b.view, begin, end))
+            explained_candidate.extend(_explanations(stored.pathway_id, b.view))
         owed_a = _alert_keys(stored.pathway_id, a.view, as_of)
         owed_b = _alert_keys(stored.pathway_id, b.view, as_of)
         alerts_a.update(v for k, v in owed_a.items() if k not in owed_b)
@@ -382,8 +405,12 @@ def what_if(
             period_end=period_end,
             as_of=as_of,
             timezone=timezone,
+            explanations=explained,
         )
-        for facts in (facts_pinned, facts_candidate)
+        for facts, explained in (
+            (facts_pinned, explained_pinned),
+            (facts_candidate, explained_candidate),
+        )
     )
     return WhatIf(
         candidate=f"{candidate.id}.v{candidate.version}",

@@ -22,6 +22,7 @@ from tests.factories import (
     T0,
     D,
     H,
+    breach_explained,
     imaging_performed,
     imaging_reported,
     mdt_decided,
@@ -223,3 +224,33 @@ def test_what_if_over_a_small_cohort() -> None:
     assert (rt.pinned_of, rt.candidate_of) == ((0, 1), (0, 0))
     assert document["changed_clocks"][0]["pinned_starts_at"] == DECIDED.isoformat()
     assert document["would_be_refused"][0]["pathway_id"] == "PW-BBBBBB"
+
+
+def test_breach_explanations_count_in_both_reports_and_k_sarc_1_is_side_by_side() -> None:
+    # A version-2 pathway whose MRI (due in 24 h) is done at 30 h, explained as imaging
+    # capacity: each side's report counts the breach by that reason, and still as breached.
+    events = [
+        mscc_referral(),
+        imaging_performed(T0 + 30 * H),
+        breach_explained(T0 + 31 * H, "MRI-MSCC"),
+    ]
+    cohort = [StoredPathway("PW-EEEEEE", RULES_V2, events)]
+
+    result = what_if(
+        cohort,
+        [PathwayFact("PW-EEEEEE", "suspected_mscc", T0)],
+        candidate=V2,
+        period_start=date(2026, 11, 2),
+        period_end=date(2026, 11, 2),
+        begin=BEGIN,
+        end=END,
+        as_of=AS_OF,
+        timezone="Europe/London",
+    )
+
+    for report in (result.report_pinned, result.report_candidate):
+        mri = next(r for r in report.breach_reasons if r.clock_id == "MRI-MSCC")
+        assert (mri.breached, mri.by_reason) == (1, {"imaging_capacity": 1})
+        k1 = next(k for k in report.kpis if k.id == "K1")
+        assert (k1.numerator, k1.denominator) == (0, 1)
+    assert [h.id for h in result.headline][-1] == "K-SARC-1"
