@@ -404,3 +404,32 @@ def test_no_identifier_or_reference_reaches_a_receiver(
     assert len(payloads) == 5  # coordinator, consultant (JSON, e-mail), two escalations
     leaks = [(i, p) for p in payloads for i in (*IDENTIFIERS, EVENT_ID) if i.lower() in p.lower()]
     assert leaks == []
+
+
+def test_a_breach_and_a_safety_alert_on_one_pathway_escalate_side_by_side(
+    alert_engine: Engine, receivers: Receivers
+) -> None:
+    """Without steroids STEROID-MSCC breaches at 4 h: the sweep reads the breach's state and
+    the safety alert's on one pathway, each escalation by its own rule and key."""
+    lines = [line for line in _history() if '"steroids.started"' not in line]
+    assert _ingest(alert_engine, [*lines, _biopsy()]).rejected == []
+    pathway_id = _pathway_id(alert_engine)
+    _handle_event(alert_engine)
+
+    watch(alert_engine, RAISED)  # STEROID-MSCC's breach, raised now
+    watch(alert_engine, RAISED + 31 * M)
+    listed = CliRunner().invoke(app, ["alerts", "--json", "--pathway", pathway_id])
+
+    assert sorted(b["title"] for b in receivers.ok.bodies("service-lead")) == [
+        f"ESCALATION 1 {pathway_id} Steroids within 4 h",
+        f"ESCALATION 1 SAFETY {pathway_id} BIOPSY-GUARD biopsy requested",
+    ]
+    assert listed.exit_code == 0, listed.output
+    assert sorted(
+        (a["level"], a["step"], a["clock"] or "-") for a in json.loads(listed.output)
+    ) == [
+        ("breach", 1, "STEROID-MSCC"),
+        ("escalation", 1, "-"),
+        ("escalation", 1, "STEROID-MSCC"),
+        ("safety", 1, "-"),
+    ]
