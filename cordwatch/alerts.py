@@ -81,7 +81,7 @@ def acknowledge(
     source: str,
     new_pathway_rules: Callable[[], PinnedRules],
 ) -> Acknowledgement:
-    """Record that ``by`` acknowledged an alert; stops escalation of its breach.
+    """Record that ``by`` acknowledged an alert; stops escalation of its breach or safety alert.
 
     The event id is ``ack-<alert id>``: a retried command or form is a replay, not a second
     acknowledgement. The first acknowledgement of an alert stands.

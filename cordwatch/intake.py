@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from cordwatch.watch import event_alert
 from db.audit import append_audit, clock_status_entries, configuration_entries
 from db.engine import transaction
 from db.repository import (
@@ -138,6 +139,9 @@ class _Batch:
     milestones: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    """``alert`` rows of the alerts among ``outbox`` (a safety alert): inserted only where
+    their outbox row went in."""
     touched: dict[str, _Pathway] = field(default_factory=dict)
     before: dict[str, PathwayView | None] = field(default_factory=dict)
 
@@ -482,7 +486,11 @@ class Intake:
         moment = IntakeMoment(now=now, backfill=self.backfill)
         if moment.is_history(event):
             result.history += 1
-        for effect in effects_of_event(touched.id, event, before_view, view, moment=moment):
+        for owed in effects_of_event(touched.id, event, before_view, view, moment=moment):
+            effect = owed
+            if owed.kind == "alert":
+                effect, alert = event_alert(owed, at=now)
+                batch.alerts.append(alert)
             batch.outbox.append(
                 {
                     "key": effect.key,
@@ -648,7 +656,8 @@ class Intake:
         sync_clocks(conn, changes)
         # A breach report may already be owed, or be being queued right now: the deadline
         # watch saw the clock run late. Its key is taken once, whoever is first.
-        insert_new(conn, OUTBOX, batch.outbox)
+        inserted = insert_new(conn, OUTBOX, batch.outbox)
+        insert_new(conn, table("alert"), [a for a in batch.alerts if a["key"] in inserted])
         new_rules = [p.rules.to_json() for p in batch.touched.values() if p.is_new]
         configuration = configuration_entries(conn, new_rules, at=now, run_id=self.run_id)
         append_audit(conn, [*configuration, *batch.audit])

@@ -65,6 +65,11 @@ def show_json(
         "local_sla_hours": rules["local_sla_hours"],
         "steroids_to_stop": view.steroids_to_stop,
         "cautions": cautions(view),
+        # Safety rules fired (BIOPSY-GUARD), paged or not: a backfill's history owes no page.
+        "safety": [
+            {"rule": f.code, "event_id": f.event_id, "event_type": f.event_type, "at": iso(f.at)}
+            for f in view.safety
+        ],
         "as_of": iso(as_of),
         "milestones": [
             {"type": m.type, "at": iso(m.at), "event_id": m.event_id, "details": m.details}

@@ -1,4 +1,5 @@
-"""One sweep of the deadline watch: clocks now at risk, breached or unacknowledged become alerts.
+"""One sweep of the deadline watch: clocks now at risk, breached or unacknowledged become alerts,
+and so do the escalations of unacknowledged safety alerts (pathway-spec.md 9.3).
 
 The same code runs in the scheduled `deadline-watch` flow and in `cordwatch watch --once`. Each
 (clock instance, level, step) has one outbox key, so however often the sweep runs, and whatever
@@ -40,6 +41,7 @@ from pathway.alerts import (
     AlertLevel,
     alert_key,
     alerts_due,
+    escalation_due,
     escalation_interval,
     next_alert_at,
 )
@@ -47,6 +49,7 @@ from pathway.effects import Effect
 from pathway.engine import INTAKE_SKEW
 from pathway.letters import breach_report_effect
 from pathway.ruleset import EscalationMinutes, PinnedRules, rules_from_json
+from pathway.safety import SAFETY_ESCALATION_KIND, safety_escalation_key, safety_event_of
 
 ALERT = table("alert")
 WATCH_RUN = table("watch_run")
@@ -156,21 +159,23 @@ def acknowledged_alert_ids(conn: Connection, pathway_ids: list[str]) -> dict[str
     return found
 
 
-def breach_states(
-    conn: Connection, pathway_ids: list[str]
-) -> dict[tuple[str, str, str], BreachState]:
-    """Breach state of the late clocks of these pathways; heals acknowledgements not yet applied.
+def _acknowledged_rows(
+    conn: Connection, pathway_ids: list[str], condition: Any
+) -> list[tuple[Any, bool]]:
+    """The alert rows of these pathways that match ``condition``, each with whether it was
+    acknowledged; heals acknowledgements not yet applied.
 
     An acknowledgement is an event in the inbox: if the process that recorded it died before
     marking its alert, the alert row is marked here, so escalation stops all the same.
     """
     acks = acknowledged_alert_ids(conn, pathway_ids)
-    breaches: dict[tuple[str, str, str], BreachState] = {}
+    found: list[tuple[Any, bool]] = []
     heal: list[dict[str, Any]] = []
     for part in chunks(sorted(set(pathway_ids))):
         rows = conn.execute(
             select(
                 ALERT.c.id,
+                ALERT.c.key,
                 ALERT.c.pathway_id,
                 ALERT.c.clock_id,
                 ALERT.c.clock_starts_at,
@@ -179,19 +184,12 @@ def breach_states(
                 ALERT.c.acknowledged_at,
             )
             .where(ALERT.c.pathway_id.in_(part))
-            .where(ALERT.c.level.in_([AlertLevel.BREACH.value, AlertLevel.ESCALATION.value]))
+            .where(condition)
         )
         for row in rows:
-            state = breaches.setdefault(
-                clock_instance(row.pathway_id, row.clock_id, row.clock_starts_at), BreachState()
-            )
-            if row.level == AlertLevel.BREACH.value:
-                state.raised_at = row.created_at
             ack = acks.get(row.id)
-            if row.acknowledged_at is not None:
-                state.acknowledged = True
-            elif ack is not None:
-                state.acknowledged = True
+            found.append((row, row.acknowledged_at is not None or ack is not None))
+            if row.acknowledged_at is None and ack is not None:
                 heal.append(
                     {
                         "b_id": row.id,
@@ -211,7 +209,42 @@ def breach_states(
             ),
             heal,
         )
+    return found
+
+
+def breach_states(
+    conn: Connection, pathway_ids: list[str]
+) -> dict[tuple[str, str, str], BreachState]:
+    """Breach state of the late clocks of these pathways; heals acknowledgements not yet applied.
+
+    Acknowledging the breach alert or any of its escalations stops the escalation.
+    """
+    breaches: dict[tuple[str, str, str], BreachState] = {}
+    condition = ALERT.c.level.in_(
+        [AlertLevel.BREACH.value, AlertLevel.ESCALATION.value]
+    ) & ALERT.c.clock_id.is_not(None)  # a safety alert's escalations have no clock
+    for row, acknowledged in _acknowledged_rows(conn, pathway_ids, condition):
+        state = breaches.setdefault(
+            clock_instance(row.pathway_id, row.clock_id, row.clock_starts_at), BreachState()
+        )
+        if row.level == AlertLevel.BREACH.value:
+            state.raised_at = row.created_at
+        state.acknowledged = state.acknowledged or acknowledged
     return breaches
+
+
+def safety_acknowledged(conn: Connection, pathway_ids: list[str]) -> set[tuple[str, str]]:
+    """The safety alerts of these pathways that are acknowledged, as (pathway id, event id):
+    the safety alert itself or any of its escalations (heals acknowledgements not yet applied).
+    """
+    condition = ALERT.c.level.in_(
+        [AlertLevel.SAFETY.value, AlertLevel.ESCALATION.value]
+    ) & ALERT.c.clock_id.is_(None)
+    return {
+        safety_event_of(row.key)
+        for row, acknowledged in _acknowledged_rows(conn, pathway_ids, condition)
+        if acknowledged
+    }
 
 
 def escalation_override(hour_clocks: int | None, day_clocks: int | None) -> dict[str, int]:
@@ -233,6 +266,99 @@ def _escalation_minutes(rules: PinnedRules, override: dict[str, int]) -> Escalat
     return minutes.model_copy(update=override) if override else minutes
 
 
+def _open_safety_alerts(conn: Connection) -> list[Any]:
+    """Safety alerts not themselves acknowledged (index ``ix_alert_level_ack``), with their
+    outbox payload and their pathway's rules and category. Safety alerts are rare: a sweep
+    reads a handful of rows, however many clock alerts the table holds."""
+    return list(
+        conn.execute(
+            select(
+                ALERT.c.id,
+                ALERT.c.key,
+                ALERT.c.pathway_id,
+                ALERT.c.created_at,
+                OUTBOX.c.payload,
+                PATHWAY.c.rules,
+                PATHWAY.c.category,
+            )
+            .join(OUTBOX, OUTBOX.c.key == ALERT.c.key)
+            .join(PATHWAY, PATHWAY.c.id == ALERT.c.pathway_id)
+            .where(ALERT.c.level == AlertLevel.SAFETY.value)
+            .where(ALERT.c.acknowledged_at.is_(None))
+        )
+    )
+
+
+def owed_safety_escalations(
+    conn: Connection, *, as_of: datetime, escalation: dict[str, int] | None = None
+) -> list[tuple[QueuedAlert, dict[str, Any]]]:
+    """The escalations unacknowledged safety alerts owe at ``as_of`` (to ``service-lead``).
+
+    A safety alert escalates as a breach does (:func:`pathway.alerts.escalation_due`), with
+    the hour clocks' interval, until it or one of its escalations is acknowledged; whatever
+    the pathway does next (a review, a closure) does not stop it. Each (safety alert, step)
+    has one key, so a step is queued once however often the sweep runs.
+
+    Returns:
+        Each owed escalation and the extra facts its outbox payload carries (codes only).
+    """
+    rows = _open_safety_alerts(conn)
+    if not rows:
+        return []
+    acknowledged = safety_acknowledged(conn, [row.pathway_id for row in rows])
+    owed: list[tuple[QueuedAlert, dict[str, Any]]] = []
+    for row in rows:
+        pathway_id, event_id = safety_event_of(row.key)
+        if (pathway_id, event_id) in acknowledged:
+            continue
+        minutes = _escalation_minutes(rules_from_json(row.rules), escalation or {})
+        every = escalation_interval(SAFETY_ESCALATION_KIND, minutes)
+        payload = json.loads(row.payload)
+        for due in escalation_due(raised_at=row.created_at, at=as_of, every=every):
+            alert = QueuedAlert(
+                key=safety_escalation_key(pathway_id, event_id, due.step),
+                alert_id=new_alert_id(),
+                pathway_id=pathway_id,
+                clock_id="",
+                level=due.level.value,
+                step=due.step,
+                due_at=due.fires_at,
+                category=str(payload.get("category", row.category)),
+                tags=TAGS[due.level],
+            )
+            extra = {
+                "safety_alert_id": row.id,
+                "rule": payload["rule"],
+                "event_type": payload["event_type"],
+                "occurred_at": payload["occurred_at"],
+            }
+            owed.append((alert, extra))
+    return owed
+
+
+def event_alert(effect: Effect, *, at: datetime) -> tuple[Effect, dict[str, Any]]:
+    """An alert the core decided for an accepted event (a safety alert) with its alert id.
+
+    Returns:
+        The effect to write as its outbox row (its payload now names the alert id), and its
+        ``alert`` row (no clock), to insert only where the outbox row went in.
+    """
+    payload = effect.payload
+    alert = QueuedAlert(
+        key=effect.key,
+        alert_id=new_alert_id(),
+        pathway_id=payload["pathway_id"],
+        clock_id="",
+        level=payload["level"],
+        step=1,
+        due_at=at,
+        category=payload["category"],
+        tags=tuple(payload["recipients"]),
+    )
+    decided = Effect(effect.kind, effect.key, {**payload, "alert_id": alert.alert_id, "step": 1})
+    return decided, alert_values(alert, at=at, clock_starts_at=None)
+
+
 def sweep(
     engine: Engine,
     *,
@@ -248,9 +374,10 @@ def sweep(
     """
     result = SweepResult(as_of=as_of)
     with transaction(engine) if commit else rolled_back(engine) as conn:
+        safety = owed_safety_escalations(conn, as_of=as_of, escalation=escalation)
         candidates = _candidate_clocks(conn, as_of)
         result.clocks_read = len(candidates)
-        if not candidates:
+        if not candidates and not safety:
             return result
         late = [row.pathway_id for row in candidates if row.due_at <= as_of]
         breaches = breach_states(conn, late) if late else {}
@@ -302,7 +429,10 @@ def sweep(
             if due.level is AlertLevel.BREACH
         ]
         existing = existing_outbox_keys(
-            conn, [key for _, _, key, _ in owed] + [report.key for report in reports]
+            conn,
+            [key for _, _, key, _ in owed]
+            + [report.key for report in reports]
+            + [alert.key for alert, _ in safety],
         )
         outbox_rows: list[dict[str, Any]] = []
         alert_rows: list[dict[str, Any]] = []
@@ -334,6 +464,13 @@ def sweep(
                 )
             )
             alert_rows.append(alert_values(alert, at=as_of, clock_starts_at=row.starts_at))
+        for alert, extra in safety:
+            if alert.key in existing:
+                continue
+            existing.add(alert.key)
+            result.queued.append(alert)
+            outbox_rows.append(outbox_values(alert, at=as_of, extra=extra))
+            alert_rows.append(alert_values(alert, at=as_of, clock_starts_at=None))
         # A breach also owes clinical governance its breach report letter (once per clock).
         outbox_rows.extend(
             effect_values(report, at=as_of) for report in reports if report.key not in existing
@@ -343,12 +480,13 @@ def sweep(
         inserted = insert_new(conn, OUTBOX, outbox_rows)
         insert_new(conn, ALERT, [row for row in alert_rows if row["key"] in inserted])
         result.queued = [alert for alert in result.queued if alert.key in inserted]
-        conn.execute(
-            update(CLOCK)
-            .where(CLOCK.c.id == bindparam("b_id"))
-            .values(next_alert_at=bindparam("next_alert_at")),
-            moves,
-        )
+        if moves:
+            conn.execute(
+                update(CLOCK)
+                .where(CLOCK.c.id == bindparam("b_id"))
+                .values(next_alert_at=bindparam("next_alert_at")),
+                moves,
+            )
     return result
 
 

@@ -2,7 +2,8 @@
 
 ``alert`` gives each outbox row of kind ``alert`` its opaque id (``AL-...``, what a clinician
 types to acknowledge), its level, recipients (Apprise tags) and delivery and acknowledgement
-facts. ``watch_run`` records every completed sweep of the deadline watch, so an independent
+facts. A safety alert (BIOPSY-GUARD) and its escalations have no clock: ``clock_id`` and
+``clock_starts_at`` are NULL, the key names the pathway and the event. ``watch_run`` records every completed sweep of the deadline watch, so an independent
 check can tell a dead watch. ``clock.next_alert_at`` (migration 0004) is added to the clock table.
 """
 
@@ -24,7 +25,11 @@ class AlertRow(SQLModel, table=True):
     """One alert, decided once: its outbox row (same ``key``) carries delivery status and results."""
 
     __tablename__ = "alert"
-    __table_args__ = (Index("ix_alert_clock", "pathway_id", "clock_id", "clock_starts_at"),)
+    __table_args__ = (
+        Index("ix_alert_clock", "pathway_id", "clock_id", "clock_starts_at"),
+        # The deadline watch reads the unacknowledged safety alerts every sweep (migration 0007).
+        Index("ix_alert_level_ack", "level", "acknowledged_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=20)
     key: str = Field(max_length=300, unique=True)

@@ -13,7 +13,10 @@ Levels and recipients (Apprise tags), section 6:
   alert was raised, and every interval after that -> ``service-lead`` (step *n* fires at
   ``raised + n * interval``: the clinicians always get one interval to acknowledge);
 * ``heartbeat``: the deadline watch has not completed a sweep for 3 intervals, or never
-  completed one though events arrived more than 3 intervals ago -> ``ops``.
+  completed one though events arrived more than 3 intervals ago -> ``ops``;
+* ``safety``: a safety rule fired on an accepted event (BIOPSY-GUARD, section 9.3) ->
+  ``coordinator`` and ``oncall-consultant`` at once, escalating like a breach (with the hour
+  clocks' interval) until acknowledged (:mod:`pathway.safety`).
 
 An alert that cannot be delivered after the configured attempts goes to ``fallback``.
 """
@@ -34,6 +37,7 @@ class AlertLevel(StrEnum):
     BREACH = "breach"
     ESCALATION = "escalation"
     HEARTBEAT = "heartbeat"
+    SAFETY = "safety"
 
 
 TAGS: dict[AlertLevel, tuple[str, ...]] = {
@@ -41,6 +45,7 @@ TAGS: dict[AlertLevel, tuple[str, ...]] = {
     AlertLevel.BREACH: ("coordinator", "oncall-consultant"),
     AlertLevel.ESCALATION: ("service-lead",),
     AlertLevel.HEARTBEAT: ("ops",),
+    AlertLevel.SAFETY: ("coordinator", "oncall-consultant"),
 }
 """Who hears each level: Apprise tags, that is roles, never people (pathway-spec.md 6)."""
 
@@ -107,11 +112,7 @@ def alerts_due(
     if is_late(kind, at, due_at):
         owed = [AlertDue(AlertLevel.BREACH, 1, due_at)]
         if escalate_every is not None and breach_raised_at is not None and not acknowledged:
-            step = (at - breach_raised_at) // escalate_every
-            if step >= 1:
-                owed.append(
-                    AlertDue(AlertLevel.ESCALATION, step, breach_raised_at + step * escalate_every)
-                )
+            owed.extend(escalation_due(raised_at=breach_raised_at, at=at, every=escalate_every))
         return owed
     passed = [
         AlertDue(AlertLevel.AT_RISK, index, moment)
@@ -119,6 +120,20 @@ def alerts_due(
         if at >= moment
     ]
     return passed[-1:]  # warnings are in increasing order: the last passed is the highest
+
+
+def escalation_due(*, raised_at: datetime, at: datetime, every: timedelta) -> list[AlertDue]:
+    """The escalation an unacknowledged alert raised at ``raised_at`` owes at ``at``, if any.
+
+    Step *n* fires at ``raised_at + n * every``: the first recipients always get one interval
+    to acknowledge. Only the last whole interval elapsed is owed; earlier repeats a stopped
+    watch missed are moot (the latest says the same, later). A breach (:func:`alerts_due`) and
+    a safety alert (:mod:`pathway.safety`) escalate by this one rule.
+    """
+    step = (at - raised_at) // every
+    if step < 1:
+        return []
+    return [AlertDue(AlertLevel.ESCALATION, step, raised_at + step * every)]
 
 
 def next_alert_at(

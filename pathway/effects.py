@@ -60,7 +60,7 @@ EVENT_EFFECT_RULES: list[EffectRule] = []
 """Each feature (letters, board forms...) registers its rule here at import of its core module."""
 
 
-FEATURE_RULE_MODULES = ("pathway.letters", "pathway.board")
+FEATURE_RULE_MODULES = ("pathway.letters", "pathway.board", "pathway.safety")
 """Core modules that register effect rules when imported (absent modules are skipped)."""
 
 

@@ -10,7 +10,9 @@ one is tried once per watch (never again at once: a slow service that did take t
 get it twice), with backoff, until ``alert_delivery_attempts`` is reached, when the alert goes
 to the ``fallback`` tag and is marked ``undelivered``. A crash mid-send re-sends nothing a
 service may have taken: see :func:`deliver_alert` (``unconfirmed``, ``fallback`` told once).
-A clock's alert is re-checked before it is sent and cancelled once the clock has stopped.
+A clock's alert is re-checked before it is sent and cancelled once the clock has stopped; a
+safety alert's escalation once the safety alert is acknowledged (``templates/alerts/safety.txt.j2``
+words both the safety alert and its escalations).
 Every alert sent, undelivered, unconfirmed or cancelled goes into the audit trail.
 
 Apprise URLs hold secrets: they are never logged; services are named ``<tag>#<n> <service>``.
@@ -38,7 +40,7 @@ from prefect.exceptions import MissingContextError
 from sqlalchemy import Connection, Engine, select, update
 
 from cordwatch.settings import Settings, get_settings
-from cordwatch.watch import ALERT, breach_states, clock_instance
+from cordwatch.watch import ALERT, breach_states, clock_instance, safety_acknowledged
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
 from db.repository import CLOCK, OUTBOX, PATHWAY
@@ -50,6 +52,7 @@ from pathway.alerts import (
     alert_context,
 )
 from pathway.ruleset import rules_from_json
+from pathway.safety import safety_alert_context, safety_event_of
 from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, deliverable
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "alerts"
@@ -215,6 +218,20 @@ def message_for(
             "ack_command": ack_command(payload["alert_id"]),
         }
         return render(level.value, context)
+    if "rule" in payload:  # a safety alert, or one of its escalations: no clock
+        safety = safety_alert_context(
+            alert_id=payload["alert_id"],
+            level=level,
+            step=int(payload["step"]),
+            safety_alert_id=payload.get("safety_alert_id", payload["alert_id"]),
+            pathway_id=payload["pathway_id"],
+            rule=payload["rule"],
+            event_type=payload["event_type"],
+            occurred_at=datetime.fromisoformat(payload["occurred_at"]),
+            zone=zone,
+            ui_url=settings.prefect_ui_url,
+        )
+        return render(AlertLevel.SAFETY.value, safety.as_dict())
     context = alert_context(
         alert_id=payload["alert_id"],
         level=level,
@@ -236,13 +253,20 @@ RECHECKED = (AlertLevel.AT_RISK.value, AlertLevel.BREACH.value, AlertLevel.ESCAL
 
 
 def _moot(conn: Connection, alert: Any) -> str | None:
-    """Why a clock's alert no longer applies (clock stopped, pathway closed, breach acknowledged).
+    """Why a clock's alert no longer applies (clock stopped, pathway closed, breach acknowledged),
+    or a safety alert's escalation (the safety alert or one of its escalations acknowledged).
+    A safety alert itself is never cancelled: it reports an event that happened.
 
     A breach alert too: a watch beside a back-dated intake may see a clock running late that the
     next batch stops on time (met) or excludes; paging BREACH for it would be false. A clock
     that did stop late still owes governance its breach report letter (tasks/letters.py).
     """
     if alert.level not in RECHECKED:
+        return None
+    if alert.clock_id is None:  # the escalation of a safety alert: only acknowledgement stops it
+        acknowledged = safety_acknowledged(conn, [alert.pathway_id])
+        if safety_event_of(alert.key) in acknowledged:
+            return "the safety alert was acknowledged"
         return None
     clock = conn.execute(
         select(CLOCK.c.status, PATHWAY.c.status.label("pathway_status"))

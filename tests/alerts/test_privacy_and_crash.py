@@ -19,6 +19,7 @@ from cordwatch.intake import Intake
 from cordwatch.watch import ALERT
 from db.repository import OUTBOX
 from pathway.alerts import AlertContext
+from pathway.safety import SafetyAlertContext
 from pathway.simulation import simulate_cohort
 from tests.alerts.conftest import Receivers, watch
 from tests.alerts.receivers import wait_until
@@ -85,6 +86,32 @@ def test_the_alert_context_has_no_field_for_an_identifier() -> None:
         "clock_title",
         "due_local",
         "time_left",
+        "link",
+        "ack_command",
+    }
+
+
+def test_the_safety_alert_context_has_no_field_for_an_identifier_a_reference_or_an_event_id() -> (
+    None
+):
+    """``templates/alerts/safety.txt.j2`` can say only these (StrictUndefined); the receivers
+    of a BIOPSY-GUARD alert and its escalations are checked for canaries in
+    ``tests/alerts/test_safety.py::test_no_identifier_or_reference_reaches_a_receiver``."""
+    fields = set(SafetyAlertContext.__dataclass_fields__)
+
+    assert fields == {
+        "alert_id",
+        "level",
+        "step",
+        "escalation",
+        "safety_alert_id",
+        "pathway_id",
+        "rule",
+        "rule_words",
+        "event_type",
+        "event_words",
+        "occurred_local",
+        "advice",
         "link",
         "ack_command",
     }

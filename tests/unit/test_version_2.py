@@ -7,18 +7,28 @@ Clocks are in ``test_clock_rules_v2.py``; this file holds one test per behaviour
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from pathway.alerts import AlertLevel, escalation_due, escalation_interval
 from pathway.clocks import ClockStatus
 from pathway.display import cautions, safe_details
+from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
 from pathway.engine import BIOPSY_GUARD, PathwayView, admit, evaluate
 from pathway.errors import EventRejected, RulesetError
 from pathway.events import BREACH_ROLL_UP, BreachReason, PathwayEvent
 from pathway.ruleset import PinnedRules, parse_ruleset, pin_rules
-from pathway.safety import safety_alerts
+from pathway.safety import (
+    SAFETY_ESCALATION_KIND,
+    safety_alert_context,
+    safety_alerts,
+    safety_escalation_key,
+    safety_event_of,
+    safety_key,
+)
 from tests.factories import (
     RULES,
     RULES_V2,
@@ -48,6 +58,7 @@ from tests.factories import (
 
 NOW = T0 + 200 * D
 REPORTED = T0 + 4 * H
+M = timedelta(minutes=1)
 
 
 def _refused(
@@ -406,12 +417,117 @@ class TestBiopsyGuard:
         assert effects[0].payload == {
             "level": "safety",
             "pathway_id": "PW-ABC123",
+            "category": "suspected_mscc",
             "event_id": candidate.event_id,
             "event_type": "biopsy.performed",
+            "occurred_at": (REPORTED + H).isoformat(),
             "rule": BIOPSY_GUARD,
             "recipients": ["coordinator", "oncall-consultant"],
         }
         assert safety_alerts("PW-ABC123", _primary()[-1], None, before) == []
+
+    def test_the_safety_alert_is_registered_with_the_intakes_effect_rules(self) -> None:
+        candidate = treatment_started(REPORTED + H, "surgery", "cord compression, theatre free")
+        before = evaluate(_primary(), RULES_V2)
+        after = admit(_primary(), candidate, rules=RULES_V2, now=NOW, current=before)
+
+        effects = effects_of_event("PW-ABC123", candidate, before, after)
+
+        assert [e.key for e in effects if e.kind == "alert"] == [
+            f"alert:safety:PW-ABC123:{candidate.event_id}"
+        ]
+
+    @pytest.mark.parametrize(
+        ("age", "backfill", "pages"),
+        [
+            (2 * H, True, False),
+            (BACKFILL_GRACE - timedelta(minutes=1), True, True),
+            (2 * H, False, True),
+        ],
+        ids=["history older than the grace", "backfill within the grace", "live, however late"],
+    )
+    def test_a_backfilled_historical_biopsy_owes_no_page_but_stays_on_the_view(
+        self, age: timedelta, backfill: bool, pages: bool
+    ) -> None:
+        candidate = biopsy_performed(REPORTED + H)
+        before = evaluate(_primary(), RULES_V2)
+        after = admit(_primary(), candidate, rules=RULES_V2, now=NOW, current=before)
+        moment = IntakeMoment(now=candidate.occurred_at + age, backfill=backfill)
+
+        effects = safety_alerts("PW-ABC123", candidate, before, after, moment)
+
+        assert len(effects) == (1 if pages else 0)
+        assert [f.code for f in after.safety] == [BIOPSY_GUARD]
+
+    def test_a_version_1_pathway_owes_no_safety_alert(self) -> None:
+        recorded = [*_scanned(), imaging_reported(REPORTED, "spinal_metastases")]
+        candidate = biopsy_performed(REPORTED + H)
+        after = admit(recorded, candidate, rules=RULES, now=NOW)
+
+        assert safety_alerts("PW-ABC123", candidate, None, after) == []
+
+
+class TestSafetyAlertKeysAndWording:
+    @pytest.mark.parametrize("event_id", ["bx-1", "a:escalation:1", "x:1:y"])
+    def test_every_key_names_its_pathway_and_event_and_no_other_alerts(self, event_id: str) -> None:
+        keys = [safety_key("PW-ABC123", event_id)] + [
+            safety_escalation_key("PW-ABC123", event_id, step) for step in (1, 2, 12)
+        ]
+
+        assert {safety_event_of(key) for key in keys} == {("PW-ABC123", event_id)}
+        assert safety_key("PW-ABC123", f"{event_id}:escalation:1") not in keys
+
+    def test_a_key_of_another_alert_is_not_a_safety_key(self) -> None:
+        with pytest.raises(ValueError, match="not a safety alert key"):
+            safety_event_of("alert:PW-ABC123:SURGERY:20261120T100000Z:escalation:1")
+
+    def test_a_safety_alert_escalates_each_hour_clock_interval_from_when_it_was_raised(
+        self,
+    ) -> None:
+        raised = REPORTED + H
+        every = escalation_interval(SAFETY_ESCALATION_KIND, RULES_V2.ruleset.escalation_minutes)
+
+        owed = [
+            [(d.level, d.step) for d in escalation_due(raised_at=raised, at=at, every=every)]
+            for at in (raised + 29 * M, raised + 30 * M, raised + 95 * M)
+        ]
+
+        assert every == timedelta(minutes=30)
+        assert owed == [[], [(AlertLevel.ESCALATION, 1)], [(AlertLevel.ESCALATION, 3)]]
+
+    def test_the_wording_says_the_rule_the_event_and_what_to_do_with_ids_only(self) -> None:
+        context = safety_alert_context(
+            alert_id="AL-ESC",
+            level=AlertLevel.ESCALATION,
+            step=2,
+            safety_alert_id="AL-SAFE",
+            pathway_id="PW-ABC123",
+            rule=BIOPSY_GUARD,
+            event_type="treatment.started",
+            occurred_at=REPORTED,
+            zone=ZoneInfo("Europe/London"),
+            ui_url="http://prefect.example.org/",
+        )
+
+        assert context.as_dict() == {
+            "alert_id": "AL-ESC",
+            "level": "escalation",
+            "step": 2,
+            "escalation": True,
+            "safety_alert_id": "AL-SAFE",
+            "pathway_id": "PW-ABC123",
+            "rule": BIOPSY_GUARD,
+            "rule_words": "a primary bone tumour is suspected and the bone sarcoma centre has "
+            "not reviewed it",
+            "event_type": "treatment.started",
+            "event_words": "surgery started",
+            "occurred_local": REPORTED.astimezone(ZoneInfo("Europe/London")).strftime(
+                "%a %d %b %H:%M %Z"
+            ),
+            "advice": "Do not biopsy or operate locally before the bone sarcoma centre's review.",
+            "link": "http://prefect.example.org/runs?tag=pathway:PW-ABC123",
+            "ack_command": "cordwatch ack AL-ESC --by NAME",
+        }
 
 
 class TestHaematologyAdvisory:
