@@ -82,9 +82,11 @@ def test_a_lesion_finding_is_never_told_as_ruled_out(finding: str, compression: 
     assert f"Spinal cord compression: {'yes' if compression else 'no'}" in text
     assert ("WITH SPINAL CORD COMPRESSION" in text) is compression
     # PLAN-MSCC starts at a report with compression, whatever the lesion (section 9.1).
-    assert ("There is spinal cord compression: a treatment decision was due by" in text) is (
-        compression
-    )
+    assert ("Treatment plan within 24 h of a report of compression" in text) is compression
+    if finding != "suspected_haematological_malignancy":
+        assert ("There is spinal cord compression: a treatment decision was due by" in text) is (
+            compression
+        )
     assert "Targets still running" in text
 
 
@@ -147,7 +149,7 @@ def test_an_indeterminate_lesion_is_managed_as_a_possible_primary_bone_tumour(
 @pytest.mark.parametrize(
     ("steroids", "words"),
     [
-        (None, "ACTION: dexamethasone has not been started. Discuss it with haematology"),
+        (None, "ACTION: dexamethasone has not been started: discuss it with haematology first"),
         ({"drug": "dexamethasone", "dose_mg": 16}, "Dexamethasone has been started"),
         ({"reason": "suspected myeloma"}, "Dexamethasone is being withheld until haematology"),
     ],
@@ -170,7 +172,7 @@ def test_a_haematological_lesion_goes_to_haematology_and_steroids_are_discussed_
     assert "haematological malignancy (suspected lymphoma) rather than a metastasis" in text
     assert "The MSCC team is referring the patient to haematology: the referral was due" in text
     assert words in text
-    assert "Biopsy and further staging are arranged as haematology advise." in text
+    assert "Haematology advise on biopsy and staging." in text
     assert "do not biopsy" not in text.lower()
 
 
