@@ -156,3 +156,21 @@ def test_every_version_2_letter_renders_to_a4_and_never_strands_the_sign_off(
                 check=True,
             ).stdout
             assert not page_text.lstrip().startswith("Yours sincerely"), f"{pdf.name} {page}"
+
+
+def test_a_referral_before_any_report_says_the_report_will_follow() -> None:
+    events = tuple(parse_event(json.dumps(e)) for e in (*SARCOMA[:4], SARCOMA[6]))
+    context = letter_context(
+        LetterRequest(
+            "sarcoma_centre_referral",
+            Recipient.BONE_SARCOMA_CENTRE,
+            event_id="sarc-07-specialist.referred",
+        ),
+        PathwayFacts("PW-SARC01", events, RULES_V2),
+        letterhead=LETTERHEAD,
+        produced_at=PRODUCED_AT,
+    )
+    text = " ".join(render_letter("sarcoma_centre_referral", context, pdf=False).text.split())
+    assert "No imaging report is recorded yet; we will send it as soon as it is issued." in text
+    assert "No biopsy has been requested or performed." in text
+    assert "Bone sarcoma centre review" not in text  # SARC-REVIEW waits for a report (9.2)
