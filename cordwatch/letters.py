@@ -36,6 +36,7 @@ from pathway.letters import (
     LetterRequest,
     PathwayFacts,
     Recipient,
+    events_owing,
     letter_context,
 )
 from pathway.ruleset import rules_from_json
@@ -236,10 +237,14 @@ def preview_request(
         clock = breached[0]
         return LetterRequest(name, to, clock_id=clock.id, clock_starts_at=clock.starts_at)
     if event_id is None:
-        matching = [e for e in facts.events if e.type == spec.trigger]
+        # The same rule as the intake: a biopsy caution only for a flagged event, a referral
+        # letter only for its service's referral.
+        owing = set(events_owing(name, facts.events, facts.rules))
+        matching = [e for e in facts.events if e.event_id in owing]
         if not matching:
             raise LetterNotApplicable(
-                "--pathway", f"has no {spec.trigger} event, which {name} is about"
+                "--pathway",
+                f"has no {' or '.join(spec.event_types)} event that owes {name}",
             )
         event_id = max(matching, key=lambda e: (e.occurred_at, e.event_id)).event_id
     return LetterRequest(name, to, event_id=event_id)

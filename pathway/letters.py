@@ -14,6 +14,12 @@ Two things live here, both pure:
 Patient identifiers (name, date of birth, NHS number, MRN) are in the context only for the
 recipients entitled to them (:data:`ENTITLED`): the clinical-governance breach report names the
 pathway by its ids alone.
+
+Ruleset version 2 (pathway-spec.md section 9.5) adds letters that only its events can owe: a
+referral to the bone sarcoma centre or to haematology (``specialist.referred``), the patient's
+letter when a specialist centre takes the lead, and a caution to whoever asked for a biopsy or
+an operation that BIOPSY-GUARD flagged. A version-1 pathway never owes them: version 1 refuses
+``specialist.referred`` and its ruleset turns the guard off.
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ from pathway.breaches import (
 )
 from pathway.clocks import Clock, ClockStatus
 from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
-from pathway.engine import Milestone, PathwayView, evaluate, sort_key
-from pathway.events import BreachStage, PathwayEvent, ReferralReceived
+from pathway.engine import BIOPSY_GUARD, Milestone, PathwayView, evaluate, sort_key
+from pathway.events import BreachStage, PathwayEvent, ReferralReceived, Service, SpecialistReferred
 from pathway.ruleset import PinnedRules
 
 
@@ -50,6 +56,11 @@ class Recipient(StrEnum):
     PATIENT = "patient"
     GP = "gp"
     SERVICE_LEAD = "service_lead"
+    BONE_SARCOMA_CENTRE = "bone_sarcoma_centre"
+    HAEMATOLOGY = "haematology"
+    REQUESTER = "requester"
+    """Whoever asked for the biopsy or operation BIOPSY-GUARD flagged. No event names them, so
+    the letter goes to the MSCC coordinators (``letters-requester``), who pass it on."""
 
 
 RECIPIENT_WORDS = {
@@ -58,10 +69,25 @@ RECIPIENT_WORDS = {
     Recipient.PATIENT: "the patient",
     Recipient.GP: "the patient's GP",
     Recipient.SERVICE_LEAD: "the service lead (clinical governance)",
+    Recipient.BONE_SARCOMA_CENTRE: "the bone sarcoma centre",
+    Recipient.HAEMATOLOGY: "haematology",
+    Recipient.REQUESTER: "the clinician who requested the biopsy or operation, "
+    "via the MSCC coordinator",
 }
 
-ENTITLED = frozenset({Recipient.REFERRER, Recipient.RADIOLOGY, Recipient.PATIENT, Recipient.GP})
-"""Recipients whose letters may carry the patient's identifiers (they are caring for them)."""
+ENTITLED = frozenset(
+    {
+        Recipient.REFERRER,
+        Recipient.RADIOLOGY,
+        Recipient.PATIENT,
+        Recipient.GP,
+        Recipient.BONE_SARCOMA_CENTRE,
+        Recipient.HAEMATOLOGY,
+        Recipient.REQUESTER,
+    }
+)
+"""Recipients whose letters may carry the patient's identifiers (they are caring for them, or,
+for a referral, are being asked to: a referral that does not name the patient is no use)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +98,14 @@ class LetterSpec:
     title: str
     recipients: tuple[Recipient, ...]
     trigger: str
+    """The event type that owes the letter (for the breach report, words: it is about a clock)."""
+    also: tuple[str, ...] = ()
+    """Other event types that may owe it (version 2): :func:`letter_owed` says which do."""
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """Every event type this letter may be about."""
+        return (self.trigger, *self.also)
 
 
 LETTERS: dict[str, LetterSpec] = {
@@ -94,6 +128,8 @@ LETTERS: dict[str, LetterSpec] = {
             "Information for you: what happens next",
             (Recipient.PATIENT,),
             "referral.received",
+            # Version 2: what happens next once a specialist centre leads (section 9.5).
+            also=("specialist.referred",),
         ),
         LetterSpec(
             "imaging_outcome",
@@ -114,15 +150,47 @@ LETTERS: dict[str, LetterSpec] = {
             (Recipient.SERVICE_LEAD,),
             "a clock breaches",
         ),
+        # Version 2 (pathway-spec.md section 9.5).
+        LetterSpec(
+            "sarcoma_centre_referral",
+            "Referral to the bone sarcoma centre",
+            (Recipient.BONE_SARCOMA_CENTRE,),
+            "specialist.referred",
+        ),
+        LetterSpec(
+            "biopsy_caution",
+            "Safety caution: suspected primary bone tumour",
+            (Recipient.REQUESTER,),
+            "biopsy.requested",
+            also=("biopsy.performed", "treatment.started"),
+        ),
+        LetterSpec(
+            "haematology_referral",
+            "Referral to haematology",
+            (Recipient.HAEMATOLOGY,),
+            "specialist.referred",
+        ),
     )
 }
-"""Every letter, in the order of the spec's table: the registry templates and tests follow."""
+"""Every letter, in the order of the spec's tables (section 7, then section 9.5): the registry
+templates and tests follow."""
 
 _BY_TRIGGER: dict[str, tuple[LetterSpec, ...]] = {}
 for _spec in LETTERS.values():
-    _BY_TRIGGER[_spec.trigger] = (*_BY_TRIGGER.get(_spec.trigger, ()), _spec)
+    for _type in _spec.event_types:
+        _BY_TRIGGER[_type] = (*_BY_TRIGGER.get(_type, ()), _spec)
 
 BREACH_REPORT = "breach_report"
+BIOPSY_CAUTION = "biopsy_caution"
+
+_SERVICE_OF = {
+    "patient_information": Service.BONE_SARCOMA_CENTRE,
+    "sarcoma_centre_referral": Service.BONE_SARCOMA_CENTRE,
+    "haematology_referral": Service.HAEMATOLOGY,
+}
+"""The service whose ``specialist.referred`` owes each letter. A referral to spinal surgery,
+clinical oncology or a site-specific MDT owes none: those teams are part of the MSCC pathway's
+own board, reached through the coordinator, not a hand-over of care."""
 
 LATE_LETTER_AFTER = timedelta(days=1)
 """A letter produced more than this after its triggering event says so in its first line.
@@ -176,6 +244,27 @@ def _treated(view: PathwayView) -> bool:
     return any(m.type == "treatment.started" for m in view.milestones)
 
 
+def _guarded(view: PathwayView, event_id: str) -> bool:
+    """BIOPSY-GUARD fired on this event (``PathwayView.safety``, section 9.3)."""
+    return any(f.code == BIOPSY_GUARD and f.event_id == event_id for f in view.safety)
+
+
+def letter_owed(spec: LetterSpec, event: PathwayEvent, after: PathwayView) -> bool:
+    """Whether ``event``, one of ``spec``'s event types, owes that letter (pure).
+
+    A treatment summary needs a treatment; a letter about a specialist referral needs the
+    service it is written for (:data:`_SERVICE_OF`); a biopsy caution needs BIOPSY-GUARD to
+    have fired on the event. Every other letter is owed by every event of its type.
+    """
+    if spec.name == "treatment_summary":
+        return _treated(after)
+    if isinstance(event, SpecialistReferred):
+        return event.data.service is _SERVICE_OF.get(spec.name)
+    if spec.name == BIOPSY_CAUTION:
+        return _guarded(after, event.event_id)
+    return True
+
+
 def letter_effects(
     pathway_id: str,
     event: PathwayEvent,
@@ -188,6 +277,10 @@ def letter_effects(
     A treatment summary is owed when the pathway closes after a treatment started (whatever the
     closing reason); a breach report for every clock instance this event stopped late.
 
+    A biopsy caution is owed for every event BIOPSY-GUARD newly flags, keyed by the flagged
+    event: usually the event itself, but a report that arrives late, dated before a biopsy
+    already recorded, puts that biopsy under the guard too, and its requester must hear of it.
+
     A backfill owes nothing for history (an event more than :data:`~pathway.effects.BACKFILL_GRACE` before the
     import moment): the referrer acted on that referral weeks ago, and a clock this event
     stopped late belongs to the past the report counts, not to a page today. A clock still
@@ -197,11 +290,19 @@ def letter_effects(
         return []
     effects: list[Effect] = []
     for spec in _BY_TRIGGER.get(event.type, ()):
-        if spec.name == "treatment_summary" and not _treated(after):
+        if spec.name == BIOPSY_CAUTION or not letter_owed(spec, event, after):
             continue
         effects.extend(
             _event_letter(spec, pathway_id, event.event_id, to) for to in spec.recipients
         )
+    flagged_before = {f.event_id for f in (before.safety if before is not None else ())}
+    caution = LETTERS[BIOPSY_CAUTION]
+    effects.extend(
+        _event_letter(caution, pathway_id, flag.event_id, to)
+        for flag in after.safety
+        if flag.code == BIOPSY_GUARD and flag.event_id not in flagged_before
+        for to in caution.recipients
+    )
     breached_before = {
         (c.id, c.starts_at)
         for c in (before.clocks if before is not None else ())
@@ -214,6 +315,19 @@ def letter_effects(
         and (clock.id, clock.starts_at) not in breached_before
     )
     return effects
+
+
+def events_owing(name: str, events: Sequence[PathwayEvent], rules: PinnedRules) -> list[str]:
+    """The ids of a pathway's events that owe letter ``name``, in clinical order (for a
+    preview: the same rule as the intake, asked of the whole pathway)."""
+    spec = LETTERS[name]
+    view = evaluate(events, rules)
+    by_id = {e.event_id: e for e in events}
+    return [
+        m.event_id
+        for m in view.milestones
+        if m.type in spec.event_types and letter_owed(spec, by_id[m.event_id], view)
+    ]
 
 
 EVENT_EFFECT_RULES.append(letter_effects)
@@ -295,6 +409,11 @@ WORDS: dict[str, str] = {
     "mscc": "metastatic spinal cord compression",
     "spinal_metastases": "spinal metastases without cord compression",
     "no_spinal_metastases": "no spinal metastases",
+    # imaging, version 2 (section 9.1)
+    "suspected_primary_bone_tumour": "suspected primary bone tumour",
+    "suspected_haematological_malignancy": "suspected haematological malignancy",
+    "indeterminate_lesion": "indeterminate spinal lesion",
+    "no_malignant_spinal_lesion": "no malignant spinal lesion",
     # board and plan
     "emergency_virtual": "emergency virtual MSCC meeting",
     "spinal": "spinal multidisciplinary team meeting",
@@ -334,6 +453,20 @@ PATIENT_WORDS: dict[str, str] = {
     "but it is not pressing on your spinal cord",
     "no_spinal_metastases": "there is no sign of cancer in your spine",
 }
+
+
+HISTOLOGY_WORDS: dict[str, str] = {
+    "chordoma": "chordoma",
+    "chondrosarcoma": "chondrosarcoma",
+    "osteosarcoma": "osteosarcoma",
+    "ewing": "Ewing sarcoma",
+    "giant_cell_tumour": "giant cell tumour of bone",
+    "plasmacytoma_or_myeloma": "plasmacytoma or myeloma",
+    "lymphoma": "lymphoma",
+    "other": "another tumour type",
+}
+"""``imaging.reported.suspected_histology`` in words (its own table: ``other`` means another
+histology here, not the ``other`` of an advice or a breach reason)."""
 
 
 def words(code: str | None) -> str:
@@ -435,11 +568,14 @@ def _patient_block(referral: ReferralReceived, produced: date) -> dict[str, Any]
     }
 
 
-def _addressee(recipient: Recipient, referral: ReferralReceived) -> dict[str, Any]:
+def _addressee(
+    recipient: Recipient, referral: ReferralReceived, trigger: Milestone | None = None
+) -> dict[str, Any]:
     """Name, address lines and salutation. cordwatch holds no postal or practice addresses:
     the hospital's document service routes a letter by role and the patient's identifiers."""
     referrer = referral.data.referrer
     patient = referral.data.patient
+    details = trigger.details if trigger is not None else {}
     if recipient is Recipient.REFERRER:
         lines = [referrer.name, referrer.organisation]
         if referrer.contact:
@@ -464,19 +600,50 @@ def _addressee(recipient: Recipient, referral: ReferralReceived) -> dict[str, An
             "lines": ["Radiology department", "Urgent MRI booking (duty radiographer)"],
             "salutation": "Dear colleague",
         }
+    if recipient is Recipient.BONE_SARCOMA_CENTRE:
+        return {
+            "lines": [
+                "Bone sarcoma multidisciplinary team",
+                details.get("organisation") or "The designated bone sarcoma centre",
+            ],
+            "salutation": "Dear colleagues",
+        }
+    if recipient is Recipient.HAEMATOLOGY:
+        return {
+            "lines": [
+                "Haematology team (on-call haematologist)",
+                details.get("organisation") or "Haematology department",
+            ],
+            "salutation": "Dear colleague",
+        }
+    if recipient is Recipient.REQUESTER:
+        # No event names who asked for a biopsy or an operation: the letter names the role,
+        # and the MSCC coordinator, who receives it, finds the clinician and passes it on.
+        role = (
+            "The surgeon responsible for the spinal operation"
+            if trigger is not None and trigger.type == "treatment.started"
+            else "The clinician who requested the biopsy"
+        )
+        return {
+            "lines": [role, "Via the MSCC coordinator, to be passed on at once"],
+            "salutation": "Dear colleague",
+        }
     return {
         "lines": ["Service lead for metastatic spinal cord compression", "Clinical governance"],
         "salutation": "Dear service lead",
     }
 
 
-def _milestone(view: PathwayView, event_id: str | None, type_: str) -> Milestone:
+def _milestone(view: PathwayView, event_id: str | None, types: tuple[str, ...]) -> Milestone:
+    expected = " or ".join(types)
     for milestone in view.milestones:
         if milestone.event_id == event_id:
-            if milestone.type != type_:
-                raise LetterNotApplicable("event_id", f"is a {milestone.type} event, not {type_}")
+            if milestone.type not in types:
+                raise LetterNotApplicable(
+                    "event_id", f"is a {milestone.type} event, not {expected}"
+                )
             return milestone
-    raise LetterNotApplicable("event_id", f"no {type_} event {event_id!r} on this pathway")
+    raise LetterNotApplicable("event_id", f"no {expected} event {event_id!r} on this pathway")
 
 
 def _clock_row(
@@ -602,7 +769,6 @@ def letter_context(
         "letter": {"name": spec.name, "title": spec.title},
         "letterhead": letterhead,
         "recipient": request.recipient.value,
-        "addressee": _addressee(request.recipient, referral),
         "date": local_date(produced_local.date()),
         "pathway_id": facts.pathway_id,
         "reference": referral.pathway,
@@ -610,6 +776,7 @@ def letter_context(
         "referrer": {
             "name": referral.data.referrer.name,
             "organisation": referral.data.referrer.organisation,
+            "contact": referral.data.referrer.contact,
         },
         "referred_at": local_time(view.referred_at, zone),
         "patient": _patient_block(referral, produced_local.date())
@@ -619,10 +786,17 @@ def letter_context(
     }
     if spec.name == BREACH_REPORT:
         # A breach report is about the clock as it stands when produced: never late.
+        context["addressee"] = _addressee(request.recipient, referral)
         context["late"] = None
         context.update(_breach(request, facts, rules, produced_at))
         return context
-    trigger = _milestone(view, request.event_id, spec.trigger)
+    trigger = _milestone(view, request.event_id, spec.event_types)
+    event = next(e for e in facts.events if e.event_id == trigger.event_id)
+    if not letter_owed(spec, event, view):
+        # A referral to another service, or a biopsy a back-dated review no longer flags:
+        # the letter's cause is gone (the shell cancels it, saying why).
+        raise LetterNotApplicable("event_id", f"this {trigger.type} event owes no {spec.name}")
+    context["addressee"] = _addressee(request.recipient, referral, trigger)
     at = trigger.at
     context["event"] = {"at": local_time(at, zone), "recorded_by": _recorded_by(facts, trigger)}
     context["late"] = (
@@ -675,12 +849,92 @@ def _imaging_request(view: PathwayView, trigger: Milestone, rules: PinnedRules) 
     }
 
 
+_PRIMARY_FINDINGS = ("suspected_primary_bone_tumour", "indeterminate_lesion")
+"""Findings that put a primary bone tumour under review (the guard's, section 9.1)."""
+
+_HAEM_FINDINGS = ("suspected_haematological_malignancy",)
+
+_VARIANTS = {
+    "suspected_primary_bone_tumour": "primary_tumour",
+    "indeterminate_lesion": "indeterminate",
+    "suspected_haematological_malignancy": "haematological",
+}
+"""The imaging outcome's wording for each version-2 lesion finding (section 9.5)."""
+
+
+def _finding_words(details: dict[str, Any]) -> str:
+    """A report's finding in words; version 2's spinal metastases *with* compression is
+    MSCC, never the version-1 words "without cord compression"."""
+    finding = details["finding"]
+    if finding == "spinal_metastases" and details.get("cord_compression") is True:
+        return "spinal metastases with spinal cord compression"
+    return words(finding)
+
+
+def _report_facts(report: Milestone | None, view: PathwayView, zone: ZoneInfo) -> dict[str, Any]:
+    """What a report said, for a letter that passes it on (a referral, a caution)."""
+    if report is None:
+        return {"present": False}
+    details = report.details
+    performed = [m for m in view.milestones if m.type == "imaging.performed" and m.at <= report.at]
+    return {
+        "present": True,
+        "finding_words": _finding_words(details),
+        "histology": HISTOLOGY_WORDS.get(details.get("suspected_histology") or ""),
+        "levels": levels_words(details.get("levels")),
+        "cord_compression": details.get("cord_compression"),
+        "bilsky_grade": details.get("bilsky_grade"),
+        "bilsky_words": BILSKY_WORDS.get(details.get("bilsky_grade") or ""),
+        "sins": details.get("sins"),
+        "sins_words": sins_words(details.get("sins")),
+        "reported_at": local_time(report.at, zone),
+        "modality": words(performed[-1].details.get("modality")) if performed else None,
+        "scanned_at": local_time(performed[-1].at, zone) if performed else None,
+    }
+
+
+def _latest_report(view: PathwayView, findings: tuple[str, ...]) -> Milestone | None:
+    """The latest report of one of ``findings``, else the latest report of any finding."""
+    reports = [m for m in view.milestones if m.type == "imaging.reported"]
+    matching = [m for m in reports if m.details.get("finding") in findings] or reports
+    return matching[-1] if matching else None
+
+
+def _referral_to(view: PathwayView, service: Service, zone: ZoneInfo) -> dict[str, Any] | None:
+    """The latest referral to ``service`` so far: where to, and when."""
+    found = [
+        m
+        for m in view.milestones
+        if m.type == "specialist.referred" and m.details.get("service") == service.value
+    ]
+    if not found:
+        return None
+    return {
+        "organisation": found[-1].details.get("organisation"),
+        "at": local_time(found[-1].at, zone),
+    }
+
+
+def _running_due(view: PathwayView, clock_id: str, at: datetime) -> Clock | None:
+    """The instance of a clock still running at ``at`` (a target the letter can name)."""
+    return next(
+        (
+            c
+            for c in reversed(view.clocks)
+            if c.id == clock_id
+            and c.starts_at <= at
+            and (c.stopped_at is None or c.stopped_at > at)
+        ),
+        None,
+    )
+
+
 def _imaging_outcome(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
     details = trigger.details
     performed = _last(view, "imaging.performed")
     return {
         "finding": details["finding"],
-        "finding_words": words(details["finding"]),
+        "finding_words": _finding_words(details),
         "levels": levels_words(details.get("levels")),
         "bilsky_grade": details.get("bilsky_grade"),
         "sins": details.get("sins"),
@@ -694,6 +948,16 @@ def _imaging_outcome(view: PathwayView, trigger: Milestone, rules: PinnedRules) 
         # Version 2: a no-lesion report closes only when no lesion was reported before it.
         "ruled_out": view.closed_reason == "ruled_out" and view.closed_at == trigger.at,
         "cord_compression": details.get("cord_compression") is True,
+        # Version 2 (section 9.5): the wording of a lesion that is not a metastasis.
+        "compression_reported": "cord_compression" in details,
+        "variant": _VARIANTS.get(details["finding"]),
+        "histology": HISTOLOGY_WORDS.get(details.get("suspected_histology") or ""),
+        "sarcoma_referral": _referral_to(view, Service.BONE_SARCOMA_CENTRE, rules.zone),
+        "sarcoma_referral_due": _running_due(view, "SARC-REFER", trigger.at),
+        "haematology_referral": _referral_to(view, Service.HAEMATOLOGY, rules.zone),
+        "haematology_referral_due": _running_due(view, "HAEM-REFER", trigger.at),
+        "haematology_advisory": view.haematology_advisory,
+        "steroids_withheld": _first(view, "steroids.withheld") is not None,
     }
 
 
@@ -747,13 +1011,108 @@ def _treatment_summary(view: PathwayView, trigger: Milestone, rules: PinnedRules
     }
 
 
+def _patient_information(
+    view: PathwayView, trigger: Milestone, rules: PinnedRules
+) -> dict[str, Any]:
+    """The acknowledgement's targets; once the bone sarcoma centre is asked to lead (version
+    2), the centre and its review target instead (the variant of section 9.5)."""
+    facts = _acknowledgement(view, trigger, rules)
+    if trigger.type == "specialist.referred":
+        facts["specialist_centre"] = {"organisation": trigger.details.get("organisation")}
+        facts["review_due"] = _running_due(view, "SARC-REVIEW", trigger.at)
+    else:
+        facts["specialist_centre"] = None
+        facts["review_due"] = None
+    return facts
+
+
+def _history(view: PathwayView, zone: ZoneInfo) -> dict[str, Any]:
+    """Biopsies, histology, treatments and steroids so far: what a specialist must know
+    before advising (a biopsy already done changes the centre's plan)."""
+    biopsies = [
+        {
+            "what": "requested" if m.type == "biopsy.requested" else "performed",
+            "at": local_time(m.at, zone),
+            "method": m.details.get("method"),
+            "site_agreed": m.details.get("site_agreed_with_treating_centre"),
+        }
+        for m in view.milestones
+        if m.type in ("biopsy.requested", "biopsy.performed")
+    ]
+    histology = [
+        {
+            "at": local_time(m.at, zone),
+            "malignant": bool(m.details.get("malignant")),
+            "histology": m.details.get("histology"),
+        }
+        for m in view.milestones
+        if m.type == "histology.reported"
+    ]
+    treatments = [
+        {"modality": words(m.details.get("modality")), "at": local_time(m.at, zone)}
+        for m in view.milestones
+        if m.type == "treatment.started"
+    ]
+    started = _first(view, "steroids.started")
+    withheld = _first(view, "steroids.withheld")
+    return {
+        "biopsies": biopsies,
+        "histology_reports": histology,
+        "treatments": treatments,
+        "steroids_started": local_time(started.at, zone) if started else None,
+        "steroids_withheld": withheld.details.get("reason") if withheld else None,
+    }
+
+
+def _sarcoma_referral(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
+    return {
+        "organisation": trigger.details.get("organisation"),
+        "report": _report_facts(_latest_report(view, _PRIMARY_FINDINGS), view, rules.zone),
+        **_history(view, rules.zone),
+        "review_due": _running_due(view, "SARC-REVIEW", trigger.at),
+    }
+
+
+def _haematology_referral(
+    view: PathwayView, trigger: Milestone, rules: PinnedRules
+) -> dict[str, Any]:
+    return {
+        "organisation": trigger.details.get("organisation"),
+        "report": _report_facts(_latest_report(view, _HAEM_FINDINGS), view, rules.zone),
+        **_history(view, rules.zone),
+        "haematology_advisory": view.haematology_advisory,
+    }
+
+
+_ACTIONS = {
+    "biopsy.requested": "biopsy_requested",
+    "biopsy.performed": "biopsy_performed",
+    "treatment.started": "surgery_started",
+}
+
+
+def _biopsy_caution(view: PathwayView, trigger: Milestone, rules: PinnedRules) -> dict[str, Any]:
+    zone = rules.zone
+    return {
+        "action": _ACTIONS[trigger.type],
+        "method": trigger.details.get("method"),
+        "site_agreed": trigger.details.get("site_agreed_with_treating_centre"),
+        "report": _report_facts(_latest_report(view, _PRIMARY_FINDINGS), view, zone),
+        "sarcoma_referral": _referral_to(view, Service.BONE_SARCOMA_CENTRE, zone),
+        "sarcoma_referral_due": _running_due(view, "SARC-REFER", trigger.at),
+    }
+
+
 _SPECIFIC = {
     "referral_acknowledgement": _acknowledgement,
-    "patient_information": _acknowledgement,
+    "patient_information": _patient_information,
     "imaging_request": _imaging_request,
     "imaging_outcome": _imaging_outcome,
     "mdt_outcome": _mdt_outcome,
     "treatment_summary": _treatment_summary,
+    "sarcoma_centre_referral": _sarcoma_referral,
+    "biopsy_caution": _biopsy_caution,
+    "haematology_referral": _haematology_referral,
 }
 
 

@@ -32,8 +32,22 @@ from tests.letters.canonical import (
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "pathway-spec.md"
 
-PAIRS = [(spec.name, to.value) for spec in LETTERS.values() for to in spec.recipients]
+SPEC_LETTERS: dict[str, str] = {
+    "referral_acknowledgement": "referrer",
+    "imaging_request": "radiology",
+    "patient_information": "patient",
+    "imaging_outcome": "GP and referrer",
+    "mdt_outcome": "GP, referrer, patient",
+    "treatment_summary": "GP",
+    "breach_report": "service lead (clinical governance)",
+}
+"""pathway-spec.md section 7, letter -> its "to" column (checked against the spec itself below)."""
 
+SPEC_LETTERS_V2 = ("sarcoma_centre_referral", "biopsy_caution", "haematology_referral")
+"""The letters section 9.5 adds (its imaging outcome and patient information variants are
+letters of section 7): golden files in ``golden/version_2`` (``test_golden_v2.py``)."""
+
+PAIRS = [(name, to.value) for name in SPEC_LETTERS for to in LETTERS[name].recipients]
 
 LATE_PAIRS = [(n, to) for n, to in PAIRS if n not in ("breach_report", "treatment_summary")]
 """The canonical treatment summary is produced an hour after the closing: on time."""
@@ -90,17 +104,6 @@ def test_the_canonical_pathway_owes_each_letter_once() -> None:
     )
 
 
-SPEC_LETTERS = {
-    "referral_acknowledgement": "referrer",
-    "imaging_request": "radiology",
-    "patient_information": "patient",
-    "imaging_outcome": "GP and referrer",
-    "mdt_outcome": "GP, referrer, patient",
-    "treatment_summary": "GP",
-    "breach_report": "service lead (clinical governance)",
-}
-"""pathway-spec.md section 7, letter -> its "to" column (checked against the spec itself below)."""
-
 RECIPIENT_COLUMN = {
     "referrer": "referrer",
     "radiology": "radiology",
@@ -118,7 +121,12 @@ def _spec_letters() -> dict[str, str]:
 
 
 def test_every_letter_of_the_spec_has_templates_recipients_and_golden_files() -> None:
-    assert list(SPEC_LETTERS) == list(LETTERS), "the letters of pathway-spec.md section 7"
+    assert [*SPEC_LETTERS, *SPEC_LETTERS_V2] == list(LETTERS), "pathway-spec.md 7 and 9.5"
+    for name in SPEC_LETTERS_V2:
+        assert (TEMPLATES / f"{name}.html.j2").is_file(), name
+        assert (TEMPLATES / f"{name}.txt.j2").is_file(), name
+        for recipient in LETTERS[name].recipients:
+            assert list(GOLDEN.glob(f"version_2/*/{name}.{recipient.value}.txt")), name
     for name, to in SPEC_LETTERS.items():
         recipients = LETTERS[name].recipients
         assert sorted(RECIPIENT_COLUMN[r.value] for r in recipients) == sorted(
@@ -130,6 +138,14 @@ def test_every_letter_of_the_spec_has_templates_recipients_and_golden_files() ->
             assert (GOLDEN / f"{name}.{recipient.value}.txt").is_file(), (name, recipient)
 
 
+def _spec_letters_v2() -> tuple[str, ...]:
+    """Section 9.5 of pathway-spec.md: the letters it adds (the names that are not variants)."""
+    section = SPEC.read_text(encoding="utf-8").split("### 9.5", 1)[1].split("\n### ", 1)[0]
+    letters = section.split("Letters:", 1)[1].split("Figures:", 1)[0]
+    return tuple(n for n in re.findall(r"`(\w+)`", letters) if n not in SPEC_LETTERS)
+
+
 @pytest.mark.skipif(not SPEC.is_file(), reason="shared/pathway-spec.md is not beside the repo")
 def test_the_list_of_letters_is_that_of_the_spec() -> None:
     assert _spec_letters() == SPEC_LETTERS
+    assert _spec_letters_v2() == SPEC_LETTERS_V2
