@@ -26,7 +26,7 @@ T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def _configure(folder: Path, name: str, receiver_url: str) -> str:
-    from cordwatch.settings import get_settings
+    from services.settings import get_settings
 
     url = f"sqlite:///{folder / name}"
     config = folder / "apprise.yml"
@@ -47,10 +47,10 @@ def idle_watch(folder: Path, pathways: int, receiver_url: str) -> tuple[float, i
     written directly, as the intake and an earlier watch would leave them), then time a watch."""
     from sqlalchemy import insert
 
-    from cordwatch.watch import run_watch
     from db.engine import make_engine, transaction
     from db.migrate import upgrade
     from db.repository import CLOCK, PATHWAY, PATIENT
+    from services.watch import run_watch
     from tests.conftest import RULES
 
     engine = make_engine(_configure(folder, "idle.db", receiver_url))
@@ -127,7 +127,7 @@ def idle_watch(folder: Path, pathways: int, receiver_url: str) -> tuple[float, i
 
 
 def _ingest(engine: Any, count: int, start_of: Any) -> None:
-    from cordwatch.intake import Intake
+    from services.intake import Intake
     from tests.conftest import RULES
     from tests.db.test_intake import pathway_lines
 
@@ -141,9 +141,9 @@ def _ingest(engine: Any, count: int, start_of: Any) -> None:
 
 def burst(folder: Path, count: int, receiver: Any) -> float:
     """``count`` STEROID-MSCC clocks pass 50 % at once: time from the watch to all received."""
-    from cordwatch.watch import run_watch
     from db.engine import make_engine
     from db.migrate import upgrade
+    from services.watch import run_watch
     from tasks.alerts import deliver_pending_alerts
 
     engine = make_engine(_configure(folder, "burst.db", receiver.url("burst")))
@@ -164,9 +164,9 @@ def burst(folder: Path, count: int, receiver: Any) -> float:
 def scheduled_delay(folder: Path, count: int, interval: int, receiver: Any) -> list[float]:
     """Clocks whose at-risk moments spread over an hour, watched every ``interval`` seconds
     (the schedule simulated in-process): delay = wait for the next tick + real processing."""
-    from cordwatch.watch import run_watch
     from db.engine import make_engine
     from db.migrate import upgrade
+    from services.watch import run_watch
     from tasks.alerts import deliver_pending_alerts
 
     engine = make_engine(_configure(folder, "scheduled.db", receiver.url("scheduled")))

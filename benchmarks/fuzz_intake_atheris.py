@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of the intake with atheris (libFuzzer): the long run, by hand.
 
 The property-based fuzzer in ``tests/db/test_intake_fuzz.py`` runs in CI; this one follows the
-branches of ``pathway.events`` and ``cordwatch.intake`` to find inputs Hypothesis would not
+branches of ``pathway.events`` and ``services.intake`` to find inputs Hypothesis would not
 think of. Each input is one line fed to the real intake on a SQLite file: the intake must not
 raise, and a non-blank line must be accepted, a duplicate, or rejected naming a field.
 
@@ -32,7 +32,7 @@ SEED = (
 
 with atheris.instrument_imports():
     import pathway.events
-    from cordwatch.intake import Intake
+    from services.intake import Intake
 
 
 def main() -> None:

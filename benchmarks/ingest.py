@@ -42,10 +42,10 @@ def phase_generate(path: Path, patients: int) -> dict[str, Any]:
 
 
 def phase_cordwatch(path: Path, url: str) -> dict[str, Any]:
-    from cordwatch.intake import Intake
-    from cordwatch.settings import Settings
     from db.engine import make_engine
     from db.migrate import upgrade
+    from services.intake import Intake
+    from services.settings import Settings
 
     engine = make_engine(url)
     upgrade(engine)

@@ -30,9 +30,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cordwatch.letters import environment, render_pdf
 from pathway.events import parse_event
 from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from services.letters import environment, render_pdf
 from tests.conftest import RULES
 from tests.letters.canonical import CANONICAL_FILE, LETTERHEAD
 
@@ -84,11 +84,11 @@ def delivery_path(count: int, workers: int) -> tuple[float, int]:
 
     from sqlalchemy import update
 
-    from cordwatch.intake import Intake
-    from cordwatch.settings import get_settings
     from db.engine import make_engine, transaction
     from db.migrate import upgrade
     from db.repository import OUTBOX
+    from services.intake import Intake
+    from services.settings import get_settings
     from tasks.letters import deliver_pending_letters
 
     folder = Path(tempfile.mkdtemp(prefix="cordwatch-letters-bench-"))

@@ -293,8 +293,8 @@ class Recorder:
     requested through ``notify_event``; a poller watches the inbox for ``processed_at``."""
 
     def __init__(self, database_url: str) -> None:
-        from cordwatch.intake import Intake
-        from cordwatch.settings import Settings
+        from services.intake import Intake
+        from services.settings import Settings
 
         self.engine = make_engine(database_url)
         rules = Settings(database_url=database_url).pinned_rules()
@@ -305,8 +305,8 @@ class Recorder:
     async def record(self, events: list[dict[str, Any]]) -> float:
         """Admit ``events`` in one transaction and request their runs; returns the seconds to
         commit. The clock starts before the intake, as for a coordinator pressing Enter."""
-        from cordwatch.effects import find_inbox_entries
         from flows.notify import notify_event
+        from services.effects import find_inbox_entries
 
         began = time.perf_counter()
         for event in events:
@@ -471,9 +471,9 @@ async def measure_ingest(database_url: str, figures: Figures, *, events: int, fo
 async def measure_watch(database_url: str, figures: Figures, *, pathways: int) -> None:
     """Open pathways referred in the last ten minutes (their clocks run, none is at risk yet),
     one watch through the deployment, then the same sweep in-process, then an idle one."""
-    from cordwatch.intake import Intake
-    from cordwatch.settings import Settings
-    from cordwatch.watch import configured_escalation, run_watch
+    from services.intake import Intake
+    from services.settings import Settings
+    from services.watch import configured_escalation, run_watch
 
     settings = Settings(database_url=database_url)
     rules = settings.pinned_rules()

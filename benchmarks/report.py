@@ -35,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, create_engine, insert, text
 
-from cordwatch.audit_report import performance_report
 from db.audit import append_audit, verify_chain
 from db.engine import make_engine, transaction
 from db.migrate import upgrade
 from db.repository import CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
+from services.audit_report import performance_report
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 AS_OF = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, func, select, text
 
-from cordwatch.adoption import adopt, load_what_if
-from cordwatch.intake import Intake
 from db.engine import make_engine, reading
 from db.migrate import upgrade
 from db.repository import INBOX, PATHWAY
 from pathway.ruleset import load_ruleset, pin_rules
 from pathway.simulation import simulate_cohort
+from services.adoption import adopt, load_what_if
+from services.intake import Intake
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 SPAN_DAYS = 120

@@ -17,9 +17,15 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from cordwatch.cli_common import console, migrated_engine, moment_or_now, parse_moment
-from cordwatch.intake import Intake, IntakeResult
-from cordwatch.settings import Settings, get_settings
-from cordwatch.views import (
+from db.engine import make_engine, reading
+from db.migrate import upgrade
+from db.repository import INTERNAL_ID, UnknownPathway, get_pathway
+from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
+from pathway.errors import EventRejected, RulesetError
+from pathway.events import EVENT_TYPES
+from services.intake import Intake, IntakeResult
+from services.settings import Settings, get_settings
+from services.views import (
     BoardRow,
     UnexplainedBreach,
     board,
@@ -29,12 +35,6 @@ from cordwatch.views import (
     show_json,
     unexplained_breaches,
 )
-from db.engine import make_engine, reading
-from db.migrate import upgrade
-from db.repository import INTERNAL_ID, UnknownPathway, get_pathway
-from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
-from pathway.errors import EventRejected, RulesetError
-from pathway.events import EVENT_TYPES
 
 app = typer.Typer(
     help="cordwatch watches the clocks of the metastatic spinal cord compression pathway.",
@@ -79,8 +79,8 @@ def _notify(engine: Engine, result: IntakeResult) -> None:
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url or not result.accepted_event_ids:
         return
-    from cordwatch.effects import find_inbox_entries
-    from cordwatch.prefect_server import api_healthy
+    from services.effects import find_inbox_entries
+    from services.prefect_health import api_healthy
 
     if not api_healthy(api_url):
         err.print(
@@ -374,7 +374,7 @@ def board_command(
     limit: Annotated[int, typer.Option("--limit", min=0, help="Show at most N rows (0: all).")] = 0,
 ) -> None:
     """The coordinator worklist: open pathways, most urgent clock first."""
-    from cordwatch.alerts import watch_pulse
+    from services.alerts import watch_pulse
 
     settings = get_settings()
     moment = moment_or_now(as_of)
@@ -576,7 +576,7 @@ def watch(
     """
     import asyncio
 
-    from cordwatch.watch import configured_escalation, run_watch
+    from services.watch import configured_escalation, run_watch
 
     if not once:
         raise typer.BadParameter(

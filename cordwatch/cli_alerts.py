@@ -13,9 +13,9 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from cordwatch.cli_common import console, migrated_engine, moment_or_now
-from cordwatch.settings import get_settings
 from db.engine import reading
 from pathway.alerts import ALL_TAGS
+from services.settings import get_settings
 
 alerts_app = typer.Typer(
     help="List alerts, send test messages, check the deadline watch's heartbeat.",
@@ -54,7 +54,7 @@ def alerts_list(
     """Alerts, newest first: level, tags, status, attempts, per-service results, acknowledgement."""
     if ctx.invoked_subcommand is not None:
         return
-    from cordwatch.alerts import list_alerts
+    from services.alerts import list_alerts
 
     engine = _engine()
     with reading(engine) as conn:
@@ -130,7 +130,7 @@ def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     (exit 1 when the watch is down). The `heartbeat-check` deployment runs it."""
     import asyncio
 
-    from cordwatch.alerts import queue_heartbeat, watch_pulse
+    from services.alerts import queue_heartbeat, watch_pulse
     from tasks.alerts import deliver_pending_alerts
 
     settings = get_settings()
@@ -172,7 +172,7 @@ def ack(
     as_json: JsonFlag = False,
 ) -> None:
     """Acknowledge an alert: recorded as an alert.acknowledged event; stops its escalation."""
-    from cordwatch.alerts import UnknownAlert, acknowledge
+    from services.alerts import UnknownAlert, acknowledge
 
     settings = get_settings()
     engine = _engine()

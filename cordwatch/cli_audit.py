@@ -13,9 +13,9 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from cordwatch.cli_common import console, migrated_engine, moment_or_now
-from cordwatch.settings import get_settings
 from db.engine import reading
 from db.private import write_private
+from services.settings import get_settings
 
 audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
@@ -100,9 +100,9 @@ def timeline(
 ) -> None:
     """One pathway's timeline: milestones, clocks and alerts in order, who recorded what and
     when it arrived versus when it happened."""
-    from cordwatch.audit_report import pathway_timeline
-    from cordwatch.report_render import local, timeline_html, timeline_png
     from db.repository import UnknownPathway
+    from services.audit_report import pathway_timeline
+    from services.report_render import local, timeline_html, timeline_png
 
     moment = _moment(as_of)
     settings = get_settings()
@@ -155,8 +155,8 @@ def report(
     as_of: AsOf = None,
 ) -> None:
     """Performance against NICE QS56 and the cancer waiting-time standards for a period."""
-    from cordwatch.audit_report import performance_report
-    from cordwatch.report_render import report_csv, report_html, report_text
+    from services.audit_report import performance_report
+    from services.report_render import report_csv, report_html, report_text
 
     start, end = _day(date_from, "--from"), _day(date_to, "--to")
     if end < start:

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from cordwatch.settings import Settings, get_settings
 from db.engine import make_engine
 from db.migrate import upgrade
+from services.settings import Settings, get_settings
 
 
 def console(*, stderr: bool = False) -> Console:

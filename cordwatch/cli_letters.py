@@ -15,9 +15,9 @@ import typer
 from rich.table import Table
 
 from cordwatch.cli_common import console, migrated_engine, moment_or_now
-from cordwatch.settings import get_settings
 from db.engine import reading
 from db.private import write_private
+from services.settings import get_settings
 
 letter_app = typer.Typer(help="Preview a letter, or deliver the letters owed now.")
 
@@ -43,8 +43,8 @@ def letters(
 ) -> None:
     """The letters of one pathway, oldest first: letter, recipient, status, attempts,
     template version, channel, files. Letters still owed show as pending."""
-    from cordwatch.letters import list_letters
     from db.repository import UnknownPathway, get_pathway
+    from services.letters import list_letters
 
     engine = migrated_engine()
     with reading(engine) as conn:
@@ -102,9 +102,9 @@ def preview(
     as_of: AsOf = None,
 ) -> None:
     """Render a letter of a pathway as it would be sent now, without recording or sending it."""
-    from cordwatch.letters import context_for, load_facts, preview_request, render_letter
     from db.repository import UnknownPathway
     from pathway.letters import LetterNotApplicable, Recipient
+    from services.letters import context_for, load_facts, preview_request, render_letter
 
     if to is not None and to not in {r.value for r in Recipient}:
         raise typer.BadParameter(
@@ -151,7 +151,7 @@ def show(
 ) -> None:
     """One letter as sent: what, to whom, why, the template version and whether its files still
     match the hashes recorded when it was sent (exit 1 when one does not)."""
-    from cordwatch.letters import letter_record
+    from services.letters import letter_record
 
     engine = migrated_engine()
     with reading(engine) as conn:

@@ -13,12 +13,12 @@ from rich.table import Table
 
 from cordwatch.cli_audit import AsOf, JsonFlag, _day, _moment
 from cordwatch.cli_common import console, migrated_engine
-from cordwatch.settings import get_settings
 from db.engine import reading
 from db.private import write_private
 from pathway.errors import RulesetError
 from pathway.ruleset import Ruleset, load_ruleset
 from pathway.whatif import WhatIf
+from services.settings import get_settings
 
 ruleset_app = typer.Typer(
     help="See what a ruleset version would change, and adopt it for open pathways.",
@@ -173,7 +173,7 @@ def what_if_command(
 ) -> None:
     """Replay the clocks of a period's pathways under a candidate version, in memory: what
     would change (clocks, refused events, alerts and letters owed, headline figures)."""
-    from cordwatch.adoption import load_what_if
+    from services.adoption import load_what_if
 
     start, end = _day(date_from, "--from"), _day(date_to, "--to")
     if end < start:
@@ -214,7 +214,7 @@ def adopt_command(
     as_of: AsOf = None,
 ) -> None:
     """Re-pin every open pathway to a candidate version, audited with who and why."""
-    from cordwatch.adoption import adopt
+    from services.adoption import adopt
 
     if not open_only:
         raise typer.BadParameter(

@@ -9,17 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from db.private import create_private, private_folder
-
-
-def api_healthy(api_url: str, timeout: float = 1.0) -> bool:
-    """True when a Prefect API answers its health check at ``api_url``."""
-    try:
-        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False
+from services.prefect_health import api_healthy
 
 
 def free_port() -> int:

@@ -28,8 +28,9 @@ from typing import IO, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from cordwatch.prefect_server import api_healthy, start_server, stop_server
+from cordwatch.prefect_server import start_server, stop_server
 from db.engine import reading
+from services.prefect_health import api_healthy
 
 DATA = Path("cordwatch-data")
 LOCK_FILE = "serve.lock"
@@ -119,13 +120,13 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from prefect.deployments.flow_runs import arun_deployment
     from prefect.exceptions import ObjectNotFound
 
-    from cordwatch.effects import find_inbox_entries
-    from cordwatch.intake import Intake
-    from cordwatch.settings import get_settings
     from db.engine import make_engine
     from db.repository import INBOX
     from flows.ingest import stage_for_ingest
     from flows.notify import notify_event
+    from services.effects import find_inbox_entries
+    from services.intake import Intake
+    from services.settings import get_settings
 
     now = datetime.now(UTC)
     events = _demo_events(patients, seed, now, get_settings().ruleset_version)
@@ -228,8 +229,8 @@ class Watchdog:
         self._api_was_up = up
 
     def _check_watch(self, now: datetime) -> bool:
-        from cordwatch.alerts import queue_heartbeat, watch_pulse
-        from cordwatch.settings import get_settings
+        from services.alerts import queue_heartbeat, watch_pulse
+        from services.settings import get_settings
         from tasks.alerts import deliver_pending_alerts
         from tasks.effects import cached_engine
 
@@ -256,7 +257,7 @@ class Watchdog:
 
     def _database_unreachable(self, now: datetime, error: SQLAlchemyError) -> None:
         """The database itself is what broke: say so, and tell ops once per outage directly."""
-        from cordwatch.settings import get_settings
+        from services.settings import get_settings
         from tasks.alerts import render, send_all, targets_for
 
         self.say(
@@ -363,9 +364,9 @@ def serve(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{demo_file}{suffix}").unlink(missing_ok=True)
         os.environ["CORDWATCH_DATABASE_URL"] = f"sqlite:///{demo_file}"
-    from cordwatch.settings import get_settings
     from db.engine import make_engine
     from db.migrate import upgrade
+    from services.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()

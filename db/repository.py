@@ -65,7 +65,7 @@ class StoredPathway:
 
 
 INTERNAL_ID = re.compile(r"PW-[0-9A-Z]{6}")
-"""The exact form of an internal pathway id (``cordwatch.intake.new_pathway_id``)."""
+"""The exact form of an internal pathway id (``services.intake.new_pathway_id``)."""
 
 
 def find_pathway(conn: Connection, key: str) -> Row[Any] | None:

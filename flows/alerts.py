@@ -7,15 +7,15 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from cordwatch.settings import get_settings
 from db.engine import make_engine
+from services.settings import get_settings
 from tasks.alerts import deliver_pending_alerts
 
 
 @flow(name="heartbeat-check", flow_run_name="heartbeat check")
 async def heartbeat_check(as_of: datetime | None = None) -> dict[str, Any]:
     """Alert `ops` when the deadline watch has not completed a sweep for 3 intervals."""
-    from cordwatch.alerts import queue_heartbeat
+    from services.alerts import queue_heartbeat
 
     settings = get_settings()
     moment = as_of or datetime.now(UTC)
@@ -35,7 +35,7 @@ async def heartbeat_check(as_of: datetime | None = None) -> dict[str, Any]:
 @flow(name="acknowledge-alert", flow_run_name="acknowledge {alert_id}")
 async def acknowledge_alert(alert_id: str, by: str) -> dict[str, Any]:
     """Acknowledge an alert (stops escalation of its breach): enter its AL- id and your name."""
-    from cordwatch.alerts import acknowledge
+    from services.alerts import acknowledge
 
     settings = get_settings()
     engine = make_engine(settings.url())

@@ -7,9 +7,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from cordwatch.settings import get_settings
-from cordwatch.watch import WatchReport, configured_escalation, run_watch
 from db.engine import make_engine
+from services.settings import get_settings
+from services.watch import WatchReport, configured_escalation, run_watch
 from tasks.alerts import deliver_pending_alerts
 from tasks.effects import run_pending_effects
 from tasks.letters import deliver_pending_letters

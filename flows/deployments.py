@@ -12,7 +12,6 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
-from cordwatch.settings import Settings, get_settings
 from flows.alerts import acknowledge_alert, heartbeat_check
 from flows.board_decision import board_decision
 from flows.deadline_watch import deadline_watch
@@ -21,6 +20,7 @@ from flows.handle_event import handle_event
 from flows.ingest import ingest_file
 from flows.report import performance_report_flow
 from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
+from services.settings import Settings, get_settings
 
 REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 (service time zone): last week's figures
 

@@ -22,16 +22,16 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from cordwatch.effects import find_inbox_entries
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
-from cordwatch.views import pathway_view
 from db.engine import make_engine, reading
 from db.repository import INTERNAL_ID, UnknownPathway
 from flows.notify import notify_event
 from pathway.breaches import current_primary
 from pathway.engine import PathwayView
 from pathway.events import BreachReason, BreachStage
+from services.effects import find_inbox_entries
+from services.intake import Intake
+from services.settings import get_settings
+from services.views import pathway_view
 
 
 class ClockChoice(StrEnum):

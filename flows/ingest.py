@@ -12,11 +12,11 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.runtime import flow_run
 
-from cordwatch.effects import mark_processed
-from cordwatch.intake import Intake, IntakeResult
-from cordwatch.settings import get_settings
 from db.engine import make_engine
 from db.private import private_folder, write_private
+from services.effects import mark_processed
+from services.intake import Intake, IntakeResult
+from services.settings import get_settings
 from tasks.views import publish_board, publish_pathway_views
 
 PER_PATHWAY_VIEWS_LIMIT = 300

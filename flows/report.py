@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
-from cordwatch.audit_report import performance_report
-from cordwatch.report_render import percent, report_html
-from cordwatch.settings import get_settings
 from db.audit import verify_chain
 from db.engine import make_engine, reading
 from db.private import private_folder, write_private
 from pathway.report import PerformanceReport
+from services.audit_report import performance_report
+from services.report_render import percent, report_html
+from services.settings import get_settings
 from tasks.views import render_artifact
 
 

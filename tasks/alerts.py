@@ -39,8 +39,6 @@ from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 from sqlalchemy import Connection, Engine, select, update
 
-from cordwatch.settings import Settings, get_settings
-from cordwatch.watch import ALERT, breach_states, clock_instance, safety_acknowledged
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
 from db.repository import CLOCK, OUTBOX, PATHWAY
@@ -53,6 +51,8 @@ from pathway.alerts import (
 )
 from pathway.ruleset import rules_from_json
 from pathway.safety import safety_alert_context, safety_event_of
+from services.settings import Settings, get_settings
+from services.watch import ALERT, breach_states, clock_instance, safety_acknowledged
 from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, deliverable
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "alerts"

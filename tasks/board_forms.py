@@ -27,13 +27,13 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import get_current_settings
 from sqlalchemy import update
 
-from cordwatch.prefect_server import api_healthy
-from cordwatch.settings import get_settings
-from cordwatch.views import pathway_view
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
 from db.repository import OUTBOX
 from pathway.board import BOARD_FORM, board_form_moot
+from services.prefect_health import api_healthy
+from services.settings import get_settings
+from services.views import pathway_view
 from tasks.effects import EFFECT_HANDLERS, cached_engine, claim
 
 BOARD_DECISION = "board-decision/board-decision"

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
-from cordwatch.settings import get_settings
 from db.engine import make_engine, reading
 from db.repository import OUTBOX
+from services.settings import get_settings
 
 EffectHandler = Callable[[dict[str, Any], datetime], Awaitable[str]]
 """(outbox row as a dict, now) -> the row's new status."""

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from prefect import task
 
-from cordwatch.effects import InboxEntry, find_inbox_entries, mark_processed
-from cordwatch.settings import get_settings
 from db.engine import make_engine, reading
+from services.effects import InboxEntry, find_inbox_entries, mark_processed
+from services.settings import get_settings
 
 
 class UnknownEvent(LookupError):

@@ -36,7 +36,11 @@ import apprise
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cordwatch.letters import (
+from db.audit import append_audit, audit_entry
+from db.engine import reading, transaction
+from db.repository import OUTBOX
+from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
+from services.letters import (
     LETTER,
     LETTER_TEMPLATE,
     PdfRenderer,
@@ -49,11 +53,7 @@ from cordwatch.letters import (
     template_version,
     write_files,
 )
-from cordwatch.settings import Settings, get_settings
-from db.audit import append_audit, audit_entry
-from db.engine import reading, transaction
-from db.repository import OUTBOX
-from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
+from services.settings import Settings, get_settings
 from tasks.alerts import services_for
 from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, pending_rows
 

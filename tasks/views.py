@@ -17,9 +17,12 @@ from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.events import emit_event
 
-from cordwatch.effects import InboxEntry
-from cordwatch.settings import get_settings
-from cordwatch.views import (
+from db.engine import make_engine, reading
+from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
+from pathway.display import markdown_text, safe_details
+from services.effects import InboxEntry
+from services.settings import get_settings
+from services.views import (
     BoardRow,
     UnexplainedBreach,
     board,
@@ -29,9 +32,6 @@ from cordwatch.views import (
     show_json,
     unexplained_breaches,
 )
-from db.engine import make_engine, reading
-from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
-from pathway.display import markdown_text, safe_details
 
 EVENT_NAMESPACE = uuid.UUID("5d0c6c2e-6f1e-4a55-9a53-2f6c8d1f0c11")
 """Prefect event ids are derived from our event ids, so a replay emits the same event id."""

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
 from db.audit import append_audit, genesis_entry
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT
 from pathway.ruleset import PinnedRules, load_ruleset, pin_rules
+from services.intake import Intake
+from services.settings import get_settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CORDWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

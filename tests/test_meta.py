@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cordwatch.settings import Settings
 from pathway.events import EVENT_TYPES
 from pathway.ruleset import load_ruleset
+from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_CLOCKS = {

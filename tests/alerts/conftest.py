@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, text
 
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
-from cordwatch.watch import WatchReport, run_watch
 from db.repository import PATHWAY
+from services.intake import Intake
+from services.settings import get_settings
+from services.watch import WatchReport, run_watch
 from tasks.alerts import deliver_pending_alerts
 from tests.alerts.receivers import JsonReceiver, SmtpReceiver, free_port
 from tests.conftest import RULES

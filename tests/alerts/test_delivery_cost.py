@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from cordwatch.settings import get_settings
-from cordwatch.watch import run_watch
 from db.repository import OUTBOX
+from services.settings import get_settings
+from services.watch import run_watch
 from tasks.alerts import deliver_pending_alerts
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.alerts.receivers import JsonReceiver

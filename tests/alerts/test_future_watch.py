@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 from typer.testing import CliRunner
 
-from cordwatch.alerts import queue_heartbeat
 from cordwatch.cli import app
-from cordwatch.watch import ALERT, WATCH_RUN, run_watch
 from db.repository import OUTBOX
+from services.alerts import queue_heartbeat
+from services.watch import ALERT, WATCH_RUN, run_watch
 from tests.alerts.conftest import Receivers, refer
 from tests.db.test_intake import T0
 

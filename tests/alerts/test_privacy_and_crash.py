@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from cordwatch.alerts import list_alerts
-from cordwatch.intake import Intake
-from cordwatch.watch import ALERT
 from db.repository import OUTBOX
 from pathway.alerts import AlertContext
 from pathway.safety import SafetyAlertContext
 from pathway.simulation import simulate_cohort
+from services.alerts import list_alerts
+from services.intake import Intake
+from services.watch import ALERT
 from tests.alerts.conftest import Receivers, watch
 from tests.alerts.receivers import wait_until
 from tests.conftest import RULES
@@ -145,7 +145,7 @@ KILLED_DELIVERY = """
 import sys, time
 from datetime import datetime
 from db.engine import make_engine
-from cordwatch.watch import run_watch
+from services.watch import run_watch
 engine = make_engine(sys.argv[1])
 report = run_watch(engine, as_of=datetime.fromisoformat(sys.argv[2]))
 print(len(report.sweep.queued), flush=True)   # decided and committed...

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.settings import get_settings
 from db.repository import OUTBOX
+from services.settings import get_settings
 from tests.alerts.conftest import Receivers, refer
 from tests.db.test_intake import T0
 

@@ -21,11 +21,11 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from db.audit import AUDIT_HEAD, append_audit, audit_entry, entry_hash, verify_chain
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import AUDIT
+from services.intake import Intake
 from tests.conftest import NOW
 from tests.db.test_intake import T0, pathway_lines
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.settings import get_settings
+from services.settings import get_settings
 from tests.conftest import NOW
 from tests.factories import referral_json
 

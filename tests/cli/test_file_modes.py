@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.settings import get_settings
+from services.settings import get_settings
 from tests.letters.canonical import CANONICAL_FILE, INTAKE_AT
 
 

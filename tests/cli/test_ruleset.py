@@ -13,9 +13,9 @@ from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from db.audit import verify_chain
 from db.repository import AUDIT, CLOCK, PATHWAY
+from services.intake import Intake
 from tests.conftest import NOW
 from tests.db.test_intake import T0, envelope, referral
 from tests.factories import RULES_V2

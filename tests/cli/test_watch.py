@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
+from services.intake import Intake
 from tests.conftest import NOW, RULES
 from tests.db.test_intake import pathway_lines
 

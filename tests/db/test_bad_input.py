@@ -12,8 +12,8 @@ from sqlalchemy import Engine, insert, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT, table
+from services.intake import Intake
 from tests.conftest import NOW, RULES
 from tests.db.test_intake import T0, envelope, referral
 

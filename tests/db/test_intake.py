@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from cordwatch.intake import Intake
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
+from services.intake import Intake
 from tests.conftest import NOW, RULES, _empty
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

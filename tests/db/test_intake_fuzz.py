@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
-from cordwatch.intake import Intake
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT
+from services.intake import Intake
 from tests.conftest import NOW, RULES
 from tests.db.test_intake import T0
 

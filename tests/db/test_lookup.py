@@ -13,8 +13,8 @@ from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from db.repository import PATHWAY, find_pathway, get_pathway, table
+from services.intake import Intake
 from tests.conftest import NOW
 from tests.db.test_intake import T0, referral
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from cordwatch.intake import Intake
 from db.migrate import alembic_config, upgrade
 from db.repository import PATHWAY, PATIENT
 from pathway.nhs_number import nhs_check_digit
+from services.intake import Intake
 from tests.conftest import NOW, RULES
 from tests.db.test_intake import T0, referral
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from cordwatch.intake import Intake
 from db.repository import CLOCK, PATHWAY
+from services.intake import Intake
 from tests.db.test_intake import T0, envelope, referral
 from tests.factories import RULES_V2
 

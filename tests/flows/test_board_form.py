@@ -24,8 +24,6 @@ from typer.testing import CliRunner
 
 import tasks.board_forms
 from cordwatch.cli import app
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import AUDIT, INBOX, OUTBOX
@@ -34,6 +32,8 @@ from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from flows.ingest import ingest_file
 from pathway.letters import LETTERS
+from services.intake import Intake
+from services.settings import get_settings
 from tasks.effects import run_pending_effects
 from tests.conftest import NOW, RULES
 from tests.db.test_intake import envelope, pathway_lines

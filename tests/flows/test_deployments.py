@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
-from cordwatch.settings import Settings
 from flows.deployments import all_deployments
+from services.settings import Settings
 
 PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 

@@ -14,9 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
-from cordwatch.views import pathway_view, unexplained_breaches
 from db.engine import make_engine, reading
 from db.migrate import upgrade
 from db.repository import CLOCK, INBOX, PATHWAY
@@ -34,6 +31,9 @@ from pathway.breaches import BREACH_REASON_WORDS, BREACH_STAGE_WORDS
 from pathway.clocks import ClockStatus
 from pathway.engine import evaluate
 from pathway.events import parse_event
+from services.intake import Intake
+from services.settings import get_settings
+from services.views import pathway_view, unexplained_breaches
 from tests.conftest import NOW
 from tests.db.test_intake import envelope, referral
 from tests.factories import (

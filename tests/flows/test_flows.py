@@ -16,13 +16,13 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import FlowRunSort
 from sqlalchemy import Engine, select
 
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import AUDIT, INBOX, OUTBOX
 from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
+from services.intake import Intake
+from services.settings import get_settings
 from tests.conftest import NOW, RULES
 from tests.db.test_intake import pathway_lines
 

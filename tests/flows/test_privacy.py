@@ -19,8 +19,6 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import Engine, select
 
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import INBOX
@@ -29,6 +27,8 @@ from flows.handle_event import handle_event
 from flows.ingest import ingest_file
 from pathway.nhs_number import format_nhs_number
 from pathway.simulation import simulate_cohort
+from services.intake import Intake
+from services.settings import get_settings
 from tests.conftest import RULES
 
 pytestmark = pytest.mark.prefect

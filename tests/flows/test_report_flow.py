@@ -26,12 +26,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from sqlalchemy import Engine
 
-from cordwatch.intake import Intake
-from cordwatch.settings import get_settings
 from db.audit import verify_chain
 from db.engine import make_engine
 from db.migrate import upgrade
 from flows.report import performance_report_flow
+from services.intake import Intake
+from services.settings import get_settings
 from tests.conftest import NOW, RULES
 from tests.db.test_intake import envelope, referral
 from tests.flows.test_privacy import everything_prefect_holds, identifiers

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cordwatch.views import BoardRow
+from services.views import BoardRow
 from tasks.views import board_table, clocks_table, timeline_markdown
 
 LONDON = ZoneInfo("Europe/London")

@@ -8,9 +8,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from cordwatch.letters import render_letter
 from pathway.events import PathwayEvent, parse_event
 from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from services.letters import render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import (
     CANONICAL_FILE,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from cordwatch.intake import Intake
-from cordwatch.letters import LETTER, LETTER_TEMPLATE
-from cordwatch.settings import get_settings
-from cordwatch.watch import run_watch
 from db.repository import AUDIT, OUTBOX
+from services.intake import Intake
+from services.letters import LETTER, LETTER_TEMPLATE
+from services.settings import get_settings
+from services.watch import run_watch
 from tasks.effects import run_pending_effects
 from tests.alerts.receivers import SmtpReceiver
 from tests.conftest import RULES
@@ -196,7 +196,7 @@ def test_a_breach_seen_by_the_watch_and_then_stopped_late_is_reported_once(
 def test_undelivered_letters_show_on_the_coordinator_board(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cordwatch.views import board
+    from services.views import board
 
     blocked = tmp_path / "letters"
     blocked.write_text("in the way", encoding="utf-8")
@@ -232,7 +232,7 @@ def test_a_batch_of_letters_renders_on_worker_processes(
 def test_the_pathway_timeline_shows_each_letter_produced_and_sent(
     intake: Intake, engine: Engine
 ) -> None:
-    from cordwatch.audit_report import pathway_timeline
+    from services.audit_report import pathway_timeline
 
     _ingest(intake)
     _deliver()

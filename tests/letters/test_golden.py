@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from cordwatch.letters import TEMPLATES, render_letter
 from pathway.letters import LETTERS, LetterRequest, letter_context
+from services.letters import TEMPLATES, render_letter
 from tests.letters.canonical import (
     GOLDEN,
     LETTERHEAD,

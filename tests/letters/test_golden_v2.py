@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from cordwatch.letters import render_letter
 from pathway.effects import Effect, effects_of_event
 from pathway.engine import evaluate
 from pathway.events import PathwayEvent, parse_event
 from pathway.letters import LetterRequest, PathwayFacts, letter_context
+from services.letters import render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import GOLDEN, LETTERHEAD, PRODUCED_AT
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from cordwatch.intake import Intake
+from services.intake import Intake
 from tests.letters.canonical import CANONICAL_FILE, INTAKE_AT
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from cordwatch.letters import render_letter, template_version
 from pathway.events import parse_event
 from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from services.letters import render_letter, template_version
 from tests.letters.canonical import (
     CANONICAL_FILE,
     LETTERHEAD,
@@ -170,8 +170,8 @@ pathway (the breach report and treatment summary list the whole pathway and may 
 def test_the_letterhead_comes_from_the_settings_with_an_optional_logo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cordwatch.letters import letterhead_from
-    from cordwatch.settings import Settings
+    from services.letters import letterhead_from
+    from services.settings import Settings
 
     logo = tmp_path / "logo.svg"
     logo.write_text(

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from cordwatch.letters import render_letter
 from pathway.events import parse_event
 from pathway.letters import (
     LetterNotApplicable,
@@ -17,6 +16,7 @@ from pathway.letters import (
     Recipient,
     letter_context,
 )
+from services.letters import render_letter
 from tests.conftest import RULES
 from tests.letters.canonical import CANONICAL_FILE, LETTERHEAD, PRODUCED_AT
 

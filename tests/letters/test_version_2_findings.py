@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from cordwatch.letters import render_letter
 from pathway.events import parse_event
 from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from services.letters import render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import CANONICAL_FILE, LETTERHEAD, PRODUCED_AT
 

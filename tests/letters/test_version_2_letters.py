@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from cordwatch.letters import preview_request, render_letter
 from pathway.events import parse_event
 from pathway.letters import (
     LetterNotApplicable,
@@ -21,6 +20,7 @@ from pathway.letters import (
     Recipient,
     letter_context,
 )
+from services.letters import preview_request, render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import LETTERHEAD, PRODUCED_AT
 from tests.letters.test_golden_v2 import CASES, DATA, events_of, facts_of

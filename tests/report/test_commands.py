@@ -15,9 +15,9 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from cordwatch.intake import Intake
 from db.repository import PATHWAY, PATIENT
 from pathway.simulation import simulate_cohort
+from services.intake import Intake
 
 runner = CliRunner()
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

@@ -15,16 +15,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from cordwatch.audit_report import (
+from db.repository import CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
+from pathway.report import ClockFact, PathwayFact
+from pathway.simulation import simulate_cohort
+from services.audit_report import (
     load_clock_facts,
     load_pathway_facts,
     performance_report,
     period_bounds,
 )
-from cordwatch.intake import Intake
-from db.repository import CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
-from pathway.report import ClockFact, PathwayFact
-from pathway.simulation import simulate_cohort
+from services.intake import Intake
 
 MSCC = "suspected_mscc"
 METS = "suspected_spinal_metastases"

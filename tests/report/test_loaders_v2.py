@@ -14,15 +14,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from cordwatch.audit_report import (
+from pathway.engine import evaluate
+from pathway.events import parse_event
+from services.audit_report import (
     load_explanations,
     load_pathway_facts,
     performance_report,
     period_bounds,
 )
-from cordwatch.intake import Intake
-from pathway.engine import evaluate
-from pathway.events import parse_event
+from services.intake import Intake
 from tests.factories import RULES_V2, T0, D, H, envelope_json, referral_json
 
 AS_OF = T0 + 60 * D

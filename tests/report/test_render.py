@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cordwatch.audit_report import TimelineClock
-from cordwatch.report_render import category, clock_status, due_text, report_weeks
+from services.audit_report import TimelineClock
+from services.report_render import category, clock_status, due_text, report_weeks
 
 # MRI-METS started on Sunday 15 November 2026: due date 22 November, due_at 23 November 00:00.
 STARTS = datetime(2026, 11, 15, 2, 15, tzinfo=UTC)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from cordwatch.report_render import Bar, report_html, report_text, svg_bars
 from pathway.report import ClockFact, PathwayFact, build_report
 from pathway.report_v2 import ExplanationFact, SarcomaEvent
+from services.report_render import Bar, report_html, report_text, svg_bars
 
 T0 = datetime(2026, 11, 6, 17, 30, tzinfo=UTC)  # a Friday evening, out of hours
 H = timedelta(hours=1)

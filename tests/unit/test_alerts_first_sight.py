@@ -1,6 +1,6 @@
 """What the watch sends for a clock it first sees late, and when a watch that never ran is dead.
 
-The sweep below mirrors ``cordwatch.watch.sweep`` for one clock, with no database: it reads the
+The sweep below mirrors ``services.watch.sweep`` for one clock, with no database: it reads the
 clock only when its ``next_alert_at`` has come, queues each owed alert whose (level, step) key is
 new, and moves ``next_alert_at``. The end-to-end versions are in tests/alerts.
 """

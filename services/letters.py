@@ -23,7 +23,6 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Connection, select
 
-from cordwatch.settings import Settings
 from db.private import private_folder, write_private
 from db.repository import get_pathway, list_events, table
 from pathway.clocks import ClockStatus
@@ -40,6 +39,7 @@ from pathway.letters import (
     letter_context,
 )
 from pathway.ruleset import rules_from_json
+from services.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "letters"
 

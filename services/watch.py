@@ -22,8 +22,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
-from cordwatch.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
-from cordwatch.settings import Settings
 from db.engine import reading, rolled_back, transaction
 from db.repository import (
     CLOCK,
@@ -50,6 +48,8 @@ from pathway.engine import INTAKE_SKEW
 from pathway.letters import breach_report_effect
 from pathway.ruleset import EscalationMinutes, PinnedRules, rules_from_json
 from pathway.safety import SAFETY_ESCALATION_KIND, safety_escalation_key, safety_event_of
+from services.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
+from services.settings import Settings
 
 ALERT = table("alert")
 WATCH_RUN = table("watch_run")

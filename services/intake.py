@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from cordwatch.watch import event_alert
 from db.audit import append_audit, clock_status_entries, configuration_entries
 from db.engine import transaction
 from db.repository import (
@@ -49,6 +48,7 @@ from pathway.events import (
     parse_event,
 )
 from pathway.ruleset import PinnedRules, rules_from_json
+from services.watch import event_alert
 
 _RACE_RETRIES = 4
 
@@ -157,7 +157,7 @@ def refused_acknowledgements(
     meant to stop kept escalating, and the clinician would believe it acknowledged. The
     reason never names the other pathway.
     """
-    from cordwatch.alerts import alert_references  # the alerts feature (issue 4)
+    from services.alerts import alert_references  # the alerts feature (issue 4)
 
     acks = {
         e.event_id: e

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from cordwatch.audit_report import Timeline, TimelineClock
 from db.private import create_private, private_folder
 from pathway.alerts import CATEGORY_WORDS
 from pathway.report import CLOCK_MEASURES, STANDARDS, ClockFact, PerformanceReport, status_at
 from pathway.report_v2 import IN_HOURS_FROM, IN_HOURS_UNTIL, WEEKDAYS, Cell
+from services.audit_report import Timeline, TimelineClock
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATUS_COLOURS = {

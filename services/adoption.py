@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from cordwatch.audit_report import load_pathway_facts, period_bounds
 from db.audit import append_audit, audit_entry, clock_status_entries
 from db.engine import reading, transaction
 from db.repository import PATHWAY, chunks, list_events, pathway_values, sync_clocks
@@ -27,6 +26,7 @@ from pathway.engine import evaluate
 from pathway.errors import EventRejected
 from pathway.ruleset import Ruleset, repin, rules_from_json
 from pathway.whatif import StoredPathway, WhatIf, what_if
+from services.audit_report import load_pathway_facts, period_bounds
 
 ADOPTED = "ruleset.adopted"
 """The audit action of one pathway re-pinned to another ruleset version."""

@@ -15,8 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from cordwatch.intake import Intake
-from cordwatch.watch import (
+from db.audit import append_audit, audit_entry
+from db.engine import reading, transaction
+from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, insert_new
+from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
+from pathway.events import AlertAcknowledged, parse_event
+from pathway.ruleset import PinnedRules
+from services.intake import Intake
+from services.watch import (
     ALERT,
     QueuedAlert,
     alert_values,
@@ -24,12 +30,6 @@ from cordwatch.watch import (
     new_alert_id,
     outbox_values,
 )
-from db.audit import append_audit, audit_entry
-from db.engine import reading, transaction
-from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, insert_new
-from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
-from pathway.events import AlertAcknowledged, parse_event
-from pathway.ruleset import PinnedRules
 
 
 class UnknownAlert(LookupError):
