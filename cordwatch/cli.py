@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 
 from cordwatch.cli_common import console, migrated_engine, moment_or_now, parse_moment
 from db.engine import make_engine, reading
+from db.errors import UnknownPathway
 from db.migrate import upgrade
-from db.repository import INTERNAL_ID, UnknownPathway, get_pathway
+from db.repository import INTERNAL_ID, get_pathway
 from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 from pathway.errors import EventRejected, RulesetError
 from pathway.events import EVENT_TYPES

@@ -172,7 +172,8 @@ def ack(
     as_json: JsonFlag = False,
 ) -> None:
     """Acknowledge an alert: recorded as an alert.acknowledged event; stops its escalation."""
-    from services.alerts import UnknownAlert, acknowledge
+    from db.errors import UnknownAlert
+    from services.alerts import acknowledge
 
     settings = get_settings()
     engine = _engine()

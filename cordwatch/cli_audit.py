@@ -100,7 +100,7 @@ def timeline(
 ) -> None:
     """One pathway's timeline: milestones, clocks and alerts in order, who recorded what and
     when it arrived versus when it happened."""
-    from db.repository import UnknownPathway
+    from db.errors import UnknownPathway
     from services.audit_report import pathway_timeline
     from services.report_render import local, timeline_html, timeline_png
 

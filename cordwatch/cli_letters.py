@@ -43,7 +43,8 @@ def letters(
 ) -> None:
     """The letters of one pathway, oldest first: letter, recipient, status, attempts,
     template version, channel, files. Letters still owed show as pending."""
-    from db.repository import UnknownPathway, get_pathway
+    from db.errors import UnknownPathway
+    from db.repository import get_pathway
     from services.letters import list_letters
 
     engine = migrated_engine()
@@ -102,7 +103,7 @@ def preview(
     as_of: AsOf = None,
 ) -> None:
     """Render a letter of a pathway as it would be sent now, without recording or sending it."""
-    from db.repository import UnknownPathway
+    from db.errors import UnknownPathway
     from pathway.letters import LetterNotApplicable, Recipient
     from services.letters import context_for, load_facts, preview_request, render_letter
 
@@ -203,7 +204,8 @@ def deliver(
 ) -> None:
     """Produce and deliver every letter owed now (the handle-event and deadline-watch flows do
     this on their own); prints counts by resulting status."""
-    from db.repository import UnknownPathway, get_pathway
+    from db.errors import UnknownPathway
+    from db.repository import get_pathway
     from tasks.letters import deliver_pending_letters
 
     moment = moment_or_now(as_of)

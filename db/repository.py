@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
+from db.errors import UnknownPathway
 from pathway.clocks import Clock
 from pathway.engine import PathwayView
 from pathway.events import PathwayEvent, parse_stored_event
@@ -38,14 +39,6 @@ MILESTONE = table("milestone")
 CLOCK = table("clock")
 OUTBOX = table("outbox")
 AUDIT = table("audit_entry")
-
-
-class UnknownPathway(LookupError):
-    """No pathway has that reference or internal id."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"no pathway with reference or id {key!r}")
-        self.key = key
 
 
 def chunks(values: Sequence[Any], size: int = _SQLITE_MAX_PARAMS) -> Iterable[Sequence[Any]]:

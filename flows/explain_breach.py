@@ -23,7 +23,8 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from db.engine import make_engine, reading
-from db.repository import INTERNAL_ID, UnknownPathway
+from db.errors import UnknownPathway
+from db.repository import INTERNAL_ID
 from flows.notify import notify_event
 from pathway.breaches import current_primary
 from pathway.engine import PathwayView

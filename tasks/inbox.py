@@ -7,12 +7,9 @@ from datetime import datetime
 from prefect import task
 
 from db.engine import make_engine, reading
+from db.errors import UnknownEvent
 from services.effects import InboxEntry, find_inbox_entries, mark_processed
 from services.settings import get_settings
-
-
-class UnknownEvent(LookupError):
-    """The flow was asked to handle an event id that is not in the inbox."""
 
 
 @task(name="load-inbox-entry")
@@ -25,7 +22,7 @@ def load_entry(event_id: str) -> InboxEntry:
     finally:
         engine.dispose()
     if not found:
-        raise UnknownEvent(f"no accepted event with id {event_id!r}")
+        raise UnknownEvent(event_id)
     return found[0]
 
 
