@@ -17,7 +17,7 @@ from rich.text import Text
 from sqlalchemy import Engine
 
 from cordwatch.cli_common import console, migrated_engine, moment_or_now, parse_moment
-from db.engine import make_engine, reading
+from db.engine import engine_for, reading
 from db.errors import UnknownPathway
 from db.migrate import upgrade
 from db.repository import INTERNAL_ID, get_pathway
@@ -105,7 +105,7 @@ def _notify(engine: Engine, result: IntakeResult) -> None:
 def db_upgrade() -> None:
     """Create the database, or migrate it to the latest schema."""
     settings = get_settings()
-    engine = make_engine(settings.url())
+    engine = engine_for(settings.url())
     upgrade(engine)
     out.print(f"database at the latest schema ({engine.dialect.name})")
 

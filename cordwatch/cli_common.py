@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from db.engine import make_engine
+from db.engine import engine_for
 from db.migrate import upgrade
 from services.settings import Settings, get_settings
 
@@ -47,6 +47,6 @@ def moment_or_now(text: str | None, option: str = "--as-of") -> datetime:
 
 def migrated_engine(settings: Settings | None = None) -> Engine:
     """An engine on the configured database, migrated to the latest schema."""
-    engine = make_engine((settings or get_settings()).url())
+    engine = engine_for((settings or get_settings()).url())
     upgrade(engine)
     return engine

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from prefect import task
 
-from db.engine import make_engine, reading
+from db.engine import engine_for, reading
 from db.errors import UnknownEvent
 from services.effects import InboxEntry, find_inbox_entries, mark_processed
 from services.settings import get_settings
@@ -15,12 +15,8 @@ from services.settings import get_settings
 @task(name="load-inbox-entry")
 def load_entry(event_id: str) -> InboxEntry:
     """The accepted event's ids and coded facts (never its payload)."""
-    engine = make_engine(get_settings().url())
-    try:
-        with reading(engine) as conn:
-            found = find_inbox_entries(conn, [event_id])
-    finally:
-        engine.dispose()
+    with reading(engine_for(get_settings().url())) as conn:
+        found = find_inbox_entries(conn, [event_id])
     if not found:
         raise UnknownEvent(event_id)
     return found[0]
@@ -29,8 +25,4 @@ def load_entry(event_id: str) -> InboxEntry:
 @task(name="mark-processed")
 def mark_event_processed(event_id: str, at: datetime) -> bool:
     """True when this run processed the event; False when an earlier run already had."""
-    engine = make_engine(get_settings().url())
-    try:
-        return mark_processed(engine, event_id, at=at)
-    finally:
-        engine.dispose()
+    return mark_processed(engine_for(get_settings().url()), event_id, at=at)
