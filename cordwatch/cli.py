@@ -16,7 +16,15 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import console, migrated_engine, moment_or_now, parse_moment
+from cordwatch.cli_common import (
+    AsOf,
+    JsonFlag,
+    err,
+    migrated_engine,
+    moment_or_now,
+    out,
+    parse_moment,
+)
 from db.engine import engine_for, reading
 from db.errors import UnknownPathway
 from db.migrate import upgrade
@@ -44,15 +52,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create and migrate the cordwatch database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-out = console()
-err = console(stderr=True)
-
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="The moment to look at (ISO 8601 with offset). Default: now."),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _engine(settings: Settings) -> Engine:

@@ -14,21 +14,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cordwatch.cli_common import console, migrated_engine, moment_or_now
+from cordwatch.cli_common import ActAsOf, JsonFlag, err, migrated_engine, moment_or_now, out
 from db.engine import reading
 from db.private import write_private
 from services.settings import get_settings
 
 letter_app = typer.Typer(help="Preview a letter, or deliver the letters owed now.")
-
-out = console()
-err = console(stderr=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="The moment to act at (ISO 8601 with offset). Default: now."),
-]
 
 
 class Format(StrEnum):
@@ -100,7 +91,7 @@ def preview(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
-    as_of: AsOf = None,
+    as_of: ActAsOf = None,
 ) -> None:
     """Render a letter of a pathway as it would be sent now, without recording or sending it."""
     from db.errors import UnknownPathway
@@ -199,7 +190,7 @@ def deliver(
     pathway: Annotated[
         str | None, typer.Option("--pathway", help="Only this pathway (PW- id or reference).")
     ] = None,
-    as_of: AsOf = None,
+    as_of: ActAsOf = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Produce and deliver every letter owed now (the handle-event and deadline-watch flows do
