@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
-from db.private import FILE_MODE, create_private
+from db.private import FILE_MODE, create_private, private_folder
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -99,15 +99,18 @@ if hasattr(os, "register_at_fork"):
 
 
 def _private_sqlite_files(url: str) -> None:
-    """Create the SQLite file owner-only before SQLite does (with the umask's 0644); SQLite
-    gives its -wal and -shm files the database file's mode. Files of an existing database are
-    tightened."""
+    """Create the SQLite file owner-only before SQLite does (with the umask's 0644), in an
+    owner-only folder when the folder is missing; SQLite gives its -wal and -shm files the
+    database file's mode. Files of an existing database are tightened.
+
+    Here, where the file is opened, rather than where the URL is read: reading the settings
+    (``--help``, a URL printed in a message) must create nothing on disk.
+    """
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if not path.parent.is_dir():
-        return  # SQLite reports the missing folder itself
+    private_folder(path.parent)
     create_private(path)
     for suffix in ("-wal", "-shm", "-journal"):
         companion = path.with_name(path.name + suffix)
