@@ -20,13 +20,14 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from db.audit import append_audit, audit_entry, clock_status_entries
 from db.engine import reading, transaction
+from db.reports import load_pathway_facts
 from db.repository import PATHWAY, chunks, list_events, pathway_values, sync_clocks
 from pathway.clocks import Clock
 from pathway.engine import evaluate
 from pathway.errors import EventRejected
 from pathway.ruleset import Ruleset, repin, rules_from_json
 from pathway.whatif import StoredPathway, WhatIf, what_if
-from services.audit_report import load_pathway_facts, period_bounds
+from services.audit_report import period_bounds
 
 ADOPTED = "ruleset.adopted"
 """The audit action of one pathway re-pinned to another ruleset version."""
