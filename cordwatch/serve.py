@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cordwatch.prefect_server import start_server, stop_server
@@ -120,7 +119,7 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from prefect.deployments.flow_runs import arun_deployment
     from prefect.exceptions import ObjectNotFound
 
-    from db.repository import INBOX
+    from db.views import count_inbox_events
     from flows.ingest import stage_for_ingest
     from flows.notify import notify_event
     from services.effects import find_inbox_entries
@@ -162,7 +161,7 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     settings = get_settings()
     engine = engine_for(settings.url())
     with reading(engine) as conn:
-        stored = conn.execute(select(func.count()).select_from(INBOX)).scalar_one()
+        stored = count_inbox_events(conn)
     failure = demo_ingest_failure(run.state_name, stored=stored, sent=len(events) - len(live))
     if failure is not None:
         say(f"[bold red]demo FAILED: bulk ingest run {run.name} {failure}[/bold red]")

@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from db.repository import (
-    get_pathway,
-    list_events,
+from db.repository import get_pathway, list_events
+from db.views import (
     list_late_clock_keys,
     list_open_clock_rows,
     list_open_pathways,
