@@ -41,7 +41,7 @@ from services.views import (
     human_delta,
     local_time,
     pathway_view,
-    show_json,
+    shown,
     unexplained_breaches,
 )
 
@@ -291,25 +291,25 @@ def show(
         except EventRejected as error:  # no referral by --as-of
             err.print(f"nothing recorded for {pathway} by {moment.isoformat()}", style="red")
             raise typer.Exit(1) from error
-    document = show_json(pathway_id, view, rules, as_of=moment)
+    document = shown(pathway_id, view, rules, as_of=moment)
     if as_json:
-        out.print_json(json.dumps(document))
+        out.print_json(json.dumps(document.as_dict()))
         return
     zone = settings.pinned_rules().zone
     out.print(
         Text.assemble(
             (pathway_id, "bold"),
-            f" ({document['reference']})  {document['category']}  "
-            f"stage {document['stage']}  {document['status']}"
-            + (f" ({document['closed_reason']})" if document["closed_reason"] else "")
-            + f"  ruleset {document['ruleset']}",
+            f" ({document.reference})  {document.category}  "
+            f"stage {document.stage}  {document.status}"
+            + (f" ({document.closed_reason})" if document.closed_reason else "")
+            + f"  ruleset {document.ruleset}",
         )
     )
     if view.steroids_to_stop:
         out.print(
             "MSCC ruled out: the steroid course is flagged for stopping (D10)", style="yellow"
         )
-    for caution in document["cautions"]:
+    for caution in document.cautions:
         out.print(Text(f"CAUTION: {caution}", style="bold red"))
     milestones = Table("when", "milestone", title="Milestones")
     for m in view.milestones:
@@ -318,19 +318,19 @@ def show(
     clocks = Table(
         "clock", "limit", "started", "due", "stopped", "status", "reason", title="Clocks"
     )
-    for c in document["clocks"]:
-        status = c["status"] + (" (at risk)" if c["at_risk"] else "")
+    for c in document.clocks:
+        status = c.status + (" (at risk)" if c.at_risk else "")
         colour = {"breached": "red", "met": "green", "excluded": "dim"}.get(
-            c["status"], "yellow" if c["at_risk"] else ""
+            c.status, "yellow" if c.at_risk else ""
         )
         clocks.add_row(
-            c["id"],
-            c["limit"] + (" local" if c["local"] else ""),
-            local_time(datetime.fromisoformat(c["starts_at"]), zone),
-            local_time(datetime.fromisoformat(c["due_at"]), zone),
-            local_time(datetime.fromisoformat(c["stopped_at"]), zone) if c["stopped_at"] else "-",
+            c.id,
+            c.limit + (" local" if c.local else ""),
+            local_time(c.starts_at, zone),
+            local_time(c.due_at, zone),
+            local_time(c.stopped_at, zone),
             Text(status, style=colour),
-            c["reason"] or "",
+            c.reason or "",
         )
     out.print(clocks)
 
