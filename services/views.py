@@ -21,7 +21,7 @@ from pathway.breaches import explains_breaches
 from pathway.breaches import unexplained_breaches as unexplained_in_view
 from pathway.clocks import ClockStatus, is_late
 from pathway.display import cautions
-from pathway.engine import PathwayView, evaluate
+from pathway.engine import Milestone, PathwayView, SafetyFlag, evaluate
 from pathway.ruleset import rules_from_json
 
 
@@ -46,24 +46,6 @@ def pathway_view(conn: Connection, key: str, *, as_of: datetime) -> tuple[str, P
 
 
 @dataclass(frozen=True, slots=True)
-class ShownSafety:
-    """A safety rule that fired (BIOPSY-GUARD), paged or not: a backfill's history owes no page."""
-
-    rule: str
-    event_id: str
-    event_type: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ShownMilestone:
-    type: str
-    at: datetime
-    event_id: str
-    details: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class ShownClock:
     """A clock as it stood at the moment shown: a stop or reason after it is not yet known."""
 
@@ -81,7 +63,9 @@ class ShownClock:
 @dataclass(frozen=True, slots=True)
 class PathwayShown:
     """One pathway at a moment, as ``cordwatch show`` prints it: typed values, so each reader
-    (the table, the Prefect artifacts) formats times itself and only ``--json`` writes ISO text."""
+    (the table, the Prefect artifacts) formats times itself and only ``--json`` writes ISO text.
+    Safety flags (BIOPSY-GUARD, paged or not: a backfill's history owes no page) and milestones
+    are the core's own values."""
 
     id: str
     reference: str
@@ -94,9 +78,9 @@ class PathwayShown:
     local_sla_hours: dict[str, Any]
     steroids_to_stop: bool
     cautions: list[str]
-    safety: list[ShownSafety]
+    safety: list[SafetyFlag]
     as_of: datetime
-    milestones: list[ShownMilestone]
+    milestones: list[Milestone]
     clocks: list[ShownClock]
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,7 +99,7 @@ class PathwayShown:
             "cautions": self.cautions,
             "safety": [
                 {
-                    "rule": f.rule,
+                    "rule": f.code,
                     "event_id": f.event_id,
                     "event_type": f.event_type,
                     "at": iso(f.at),
@@ -161,9 +145,9 @@ def shown(pathway_id: str, view: PathwayView, rules_json: str, *, as_of: datetim
         local_sla_hours=rules["local_sla_hours"],
         steroids_to_stop=view.steroids_to_stop,
         cautions=cautions(view),
-        safety=[ShownSafety(f.code, f.event_id, f.event_type, f.at) for f in view.safety],
+        safety=list(view.safety),
         as_of=as_of,
-        milestones=[ShownMilestone(m.type, m.at, m.event_id, m.details) for m in view.milestones],
+        milestones=list(view.milestones),
         clocks=[
             ShownClock(
                 id=c.id,
