@@ -16,10 +16,19 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import console, migrated_engine, moment_or_now, parse_moment
-from db.engine import make_engine, reading
+from cordwatch.cli_common import (
+    AsOf,
+    JsonFlag,
+    err,
+    migrated_engine,
+    moment_or_now,
+    out,
+    parse_moment,
+)
+from db.engine import engine_for, reading
+from db.errors import UnknownPathway
 from db.migrate import upgrade
-from db.repository import INTERNAL_ID, UnknownPathway, get_pathway
+from db.repository import INTERNAL_ID, get_pathway
 from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 from pathway.errors import EventRejected, RulesetError
 from pathway.events import EVENT_TYPES
@@ -32,7 +41,7 @@ from services.views import (
     human_delta,
     local_time,
     pathway_view,
-    show_json,
+    shown,
     unexplained_breaches,
 )
 
@@ -43,15 +52,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create and migrate the cordwatch database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-out = console()
-err = console(stderr=True)
-
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="The moment to look at (ISO 8601 with offset). Default: now."),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _engine(settings: Settings) -> Engine:
@@ -104,7 +104,7 @@ def _notify(engine: Engine, result: IntakeResult) -> None:
 def db_upgrade() -> None:
     """Create the database, or migrate it to the latest schema."""
     settings = get_settings()
-    engine = make_engine(settings.url())
+    engine = engine_for(settings.url())
     upgrade(engine)
     out.print(f"database at the latest schema ({engine.dialect.name})")
 
@@ -291,25 +291,25 @@ def show(
         except EventRejected as error:  # no referral by --as-of
             err.print(f"nothing recorded for {pathway} by {moment.isoformat()}", style="red")
             raise typer.Exit(1) from error
-    document = show_json(pathway_id, view, rules, as_of=moment)
+    document = shown(pathway_id, view, rules, as_of=moment)
     if as_json:
-        out.print_json(json.dumps(document))
+        out.print_json(json.dumps(document.as_dict()))
         return
     zone = settings.pinned_rules().zone
     out.print(
         Text.assemble(
             (pathway_id, "bold"),
-            f" ({document['reference']})  {document['category']}  "
-            f"stage {document['stage']}  {document['status']}"
-            + (f" ({document['closed_reason']})" if document["closed_reason"] else "")
-            + f"  ruleset {document['ruleset']}",
+            f" ({document.reference})  {document.category}  "
+            f"stage {document.stage}  {document.status}"
+            + (f" ({document.closed_reason})" if document.closed_reason else "")
+            + f"  ruleset {document.ruleset}",
         )
     )
     if view.steroids_to_stop:
         out.print(
             "MSCC ruled out: the steroid course is flagged for stopping (D10)", style="yellow"
         )
-    for caution in document["cautions"]:
+    for caution in document.cautions:
         out.print(Text(f"CAUTION: {caution}", style="bold red"))
     milestones = Table("when", "milestone", title="Milestones")
     for m in view.milestones:
@@ -318,19 +318,19 @@ def show(
     clocks = Table(
         "clock", "limit", "started", "due", "stopped", "status", "reason", title="Clocks"
     )
-    for c in document["clocks"]:
-        status = c["status"] + (" (at risk)" if c["at_risk"] else "")
+    for c in document.clocks:
+        status = c.status + (" (at risk)" if c.at_risk else "")
         colour = {"breached": "red", "met": "green", "excluded": "dim"}.get(
-            c["status"], "yellow" if c["at_risk"] else ""
+            c.status, "yellow" if c.at_risk else ""
         )
         clocks.add_row(
-            c["id"],
-            c["limit"] + (" local" if c["local"] else ""),
-            local_time(datetime.fromisoformat(c["starts_at"]), zone),
-            local_time(datetime.fromisoformat(c["due_at"]), zone),
-            local_time(datetime.fromisoformat(c["stopped_at"]), zone) if c["stopped_at"] else "-",
+            c.id,
+            c.limit + (" local" if c.local else ""),
+            local_time(c.starts_at, zone),
+            local_time(c.due_at, zone),
+            local_time(c.stopped_at, zone),
             Text(status, style=colour),
-            c["reason"] or "",
+            c.reason or "",
         )
     out.print(clocks)
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import console, migrated_engine, moment_or_now
+from cordwatch.cli_common import ActAsOf, JsonFlag, err, migrated_engine, moment_or_now, out
 from db.engine import reading
 from pathway.alerts import ALL_TAGS
 from services.settings import get_settings
@@ -22,22 +22,9 @@ alerts_app = typer.Typer(
     invoke_without_command=True,
 )
 
-out = console()
-err = console(stderr=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="The moment to act at (ISO 8601 with offset). Default: now."),
-]
-
 
 def _engine() -> Engine:
     return migrated_engine()
-
-
-def _moment(text: str | None) -> datetime:
-    return moment_or_now(text)
 
 
 @alerts_app.callback()
@@ -124,7 +111,7 @@ def alerts_test(
 
 
 @alerts_app.command("check")
-def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+def alerts_check(as_of: ActAsOf = None, as_json: JsonFlag = False) -> None:
     """The heartbeat check: alert `ops` if the deadline watch has not completed a sweep for
     3 intervals, or never completed one though events arrived more than 3 intervals ago
     (exit 1 when the watch is down). The `heartbeat-check` deployment runs it."""
@@ -134,7 +121,7 @@ def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     from tasks.alerts import deliver_pending_alerts
 
     settings = get_settings()
-    moment = _moment(as_of)
+    moment = moment_or_now(as_of)
     engine = _engine()
     interval = timedelta(seconds=settings.watch_interval_seconds)
     queued = queue_heartbeat(engine, now=moment, interval=interval)
@@ -168,11 +155,12 @@ def alerts_check(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
 def ack(
     alert_id: Annotated[str, typer.Argument(help="The alert id (AL-...) quoted in the message.")],
     by: Annotated[str, typer.Option("--by", help="Your name, as recorded in the audit trail.")],
-    as_of: AsOf = None,
+    as_of: ActAsOf = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Acknowledge an alert: recorded as an alert.acknowledged event; stops its escalation."""
-    from services.alerts import UnknownAlert, acknowledge
+    from db.errors import UnknownAlert
+    from services.alerts import acknowledge
 
     settings = get_settings()
     engine = _engine()
@@ -181,7 +169,7 @@ def ack(
             engine,
             alert_id.strip(),
             by=by.strip(),
-            now=_moment(as_of),
+            now=moment_or_now(as_of),
             source="cordwatch-cli",
             new_pathway_rules=settings.pinned_rules,
         )

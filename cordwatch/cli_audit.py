@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,39 +11,16 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from cordwatch.cli_common import console, migrated_engine, moment_or_now
+from cordwatch.cli_common import AsOf, JsonFlag, err, migrated_engine, moment_or_now, out, parse_day
 from db.engine import reading
 from db.private import write_private
 from services.settings import get_settings
 
 audit_app = typer.Typer(help="Check the tamper-evident audit trail.", no_args_is_help=True)
 
-out = console()
-err = console(stderr=True)
-
 
 def _engine() -> Engine:
     return migrated_engine()
-
-
-def _moment(text: str | None) -> datetime:
-    return moment_or_now(text)
-
-
-def _day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise typer.BadParameter(
-            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
-        ) from error
-
-
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="The moment to look at (ISO 8601 with offset). Default: now."),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @audit_app.command("verify")
@@ -100,11 +76,11 @@ def timeline(
 ) -> None:
     """One pathway's timeline: milestones, clocks and alerts in order, who recorded what and
     when it arrived versus when it happened."""
-    from db.repository import UnknownPathway
+    from db.errors import UnknownPathway
     from services.audit_report import pathway_timeline
     from services.report_render import local, timeline_html, timeline_png
 
-    moment = _moment(as_of)
+    moment = moment_or_now(as_of)
     settings = get_settings()
     engine = _engine()
     with reading(engine) as conn:
@@ -158,10 +134,10 @@ def report(
     from services.audit_report import performance_report
     from services.report_render import report_csv, report_html, report_text
 
-    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
     if end < start:
         raise typer.BadParameter("--to is before --from", param_hint="--to")
-    moment = _moment(as_of)
+    moment = moment_or_now(as_of)
     settings = get_settings()
     engine = _engine()
     with reading(engine) as conn:

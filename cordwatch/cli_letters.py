@@ -14,21 +14,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cordwatch.cli_common import console, migrated_engine, moment_or_now
+from cordwatch.cli_common import ActAsOf, JsonFlag, err, migrated_engine, moment_or_now, out
 from db.engine import reading
 from db.private import write_private
 from services.settings import get_settings
 
 letter_app = typer.Typer(help="Preview a letter, or deliver the letters owed now.")
-
-out = console()
-err = console(stderr=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="The moment to act at (ISO 8601 with offset). Default: now."),
-]
 
 
 class Format(StrEnum):
@@ -43,7 +34,8 @@ def letters(
 ) -> None:
     """The letters of one pathway, oldest first: letter, recipient, status, attempts,
     template version, channel, files. Letters still owed show as pending."""
-    from db.repository import UnknownPathway, get_pathway
+    from db.errors import UnknownPathway
+    from db.repository import get_pathway
     from services.letters import list_letters
 
     engine = migrated_engine()
@@ -99,10 +91,10 @@ def preview(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
-    as_of: AsOf = None,
+    as_of: ActAsOf = None,
 ) -> None:
     """Render a letter of a pathway as it would be sent now, without recording or sending it."""
-    from db.repository import UnknownPathway
+    from db.errors import UnknownPathway
     from pathway.letters import LetterNotApplicable, Recipient
     from services.letters import context_for, load_facts, preview_request, render_letter
 
@@ -198,12 +190,13 @@ def deliver(
     pathway: Annotated[
         str | None, typer.Option("--pathway", help="Only this pathway (PW- id or reference).")
     ] = None,
-    as_of: AsOf = None,
+    as_of: ActAsOf = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Produce and deliver every letter owed now (the handle-event and deadline-watch flows do
     this on their own); prints counts by resulting status."""
-    from db.repository import UnknownPathway, get_pathway
+    from db.errors import UnknownPathway
+    from db.repository import get_pathway
     from tasks.letters import deliver_pending_letters
 
     moment = moment_or_now(as_of)

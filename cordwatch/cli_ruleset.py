@@ -11,8 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cordwatch.cli_audit import AsOf, JsonFlag, _day, _moment
-from cordwatch.cli_common import console, migrated_engine
+from cordwatch.cli_common import AsOf, JsonFlag, migrated_engine, moment_or_now, out, parse_day
 from db.engine import reading
 from db.private import write_private
 from pathway.errors import RulesetError
@@ -25,7 +24,6 @@ ruleset_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = console()
 
 Version = Annotated[int, typer.Option("--version", help="The candidate ruleset version.")]
 
@@ -175,11 +173,11 @@ def what_if_command(
     would change (clocks, refused events, alerts and letters owed, headline figures)."""
     from services.adoption import load_what_if
 
-    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
     if end < start:
         raise typer.BadParameter("--to is before --from", param_hint="--to")
     candidate = _candidate(version)
-    moment = _moment(as_of)
+    moment = moment_or_now(as_of)
     settings = get_settings()
     engine = migrated_engine()
     with reading(engine) as conn:
@@ -224,7 +222,7 @@ def adopt_command(
     if len(who) > 200:
         raise typer.BadParameter("at most 200 characters", param_hint="--by")
     candidate = _candidate(version)
-    moment = _moment(as_of)
+    moment = moment_or_now(as_of)
     result = adopt(migrated_engine(), candidate=candidate, by=who, reason=why, now=moment)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), sort_keys=True))

@@ -25,11 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from cordwatch.prefect_server import start_server, stop_server
-from db.engine import reading
+from db.engine import engine_for, reading
 from services.prefect_health import api_healthy
 
 DATA = Path("cordwatch-data")
@@ -120,8 +119,7 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from prefect.deployments.flow_runs import arun_deployment
     from prefect.exceptions import ObjectNotFound
 
-    from db.engine import make_engine
-    from db.repository import INBOX
+    from db.views import count_inbox_events
     from flows.ingest import stage_for_ingest
     from flows.notify import notify_event
     from services.effects import find_inbox_entries
@@ -161,9 +159,9 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
         say("[bold red]demo FAILED: the ingest deployment never appeared[/bold red]")
         return
     settings = get_settings()
-    engine = make_engine(settings.url())
+    engine = engine_for(settings.url())
     with reading(engine) as conn:
-        stored = conn.execute(select(func.count()).select_from(INBOX)).scalar_one()
+        stored = count_inbox_events(conn)
     failure = demo_ingest_failure(run.state_name, stored=stored, sent=len(events) - len(live))
     if failure is not None:
         say(f"[bold red]demo FAILED: bulk ingest run {run.name} {failure}[/bold red]")
@@ -232,9 +230,8 @@ class Watchdog:
         from services.alerts import queue_heartbeat, watch_pulse
         from services.settings import get_settings
         from tasks.alerts import deliver_pending_alerts
-        from tasks.effects import cached_engine
 
-        engine = cached_engine(get_settings().url())
+        engine = engine_for(get_settings().url())
         queued = queue_heartbeat(engine, now=now, interval=self.interval)
         delivered = asyncio.run(deliver_pending_alerts(now, key_prefix="alert:heartbeat:"))
         with reading(engine) as conn:
@@ -364,13 +361,12 @@ def serve(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{demo_file}{suffix}").unlink(missing_ok=True)
         os.environ["CORDWATCH_DATABASE_URL"] = f"sqlite:///{demo_file}"
-    from db.engine import make_engine
     from db.migrate import upgrade
     from services.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()
-    upgrade(make_engine(settings.url()))
+    upgrade(engine_for(settings.url()))
     from flows.deployments import all_deployments
 
     interval = timedelta(seconds=settings.watch_interval_seconds)

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, String, insert, select, type_coerce, update
 from sqlalchemy import text as sql
 
-from db.models_audit import GENESIS_HASH
+from db.models import GENESIS_HASH
 from db.repository import AUDIT, table
 from pathway.clocks import Clock
 

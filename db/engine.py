@@ -7,10 +7,17 @@ or ``audit verify`` does not hold up intake or the deadline watch. Reading is op
 two mistakes differ: a reader left unmarked only makes writers wait, a writer in a snapshot
 would fail with "database is locked" when it upgrades late.
 PostgreSQL relies on row locks taken by the repository (``SELECT ... FOR UPDATE``).
+
+``engine_for(url)`` is the process's one engine (and connection pool) per URL: flows, tasks,
+services and the command line share it instead of each building and disposing its own.
+``make_engine`` stays for the rare caller that needs an engine of its own (a second process's
+view of the database in a test, Alembic's offline environment).
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
-from db.private import FILE_MODE, create_private
+from db.private import FILE_MODE, create_private, private_folder
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -44,16 +51,66 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(url: str) -> Engine:
+    """The process's engine for ``url``, created on first use with :func:`make_engine`'s options.
+
+    One pool per database, shared by every caller in the process: a flow run, a watch sweep
+    or a command no longer pays for a new pool (and, on SQLite, the WAL pragmas) per step.
+    Thread-safe, because ``serve`` checks the watch from its own thread.
+    """
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = make_engine(url)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections and forget them.
+
+    For tests, between one test's database and the next (a dropped PostgreSQL database or a
+    deleted SQLite file must not be reached through an old pool), and for a process that is
+    about to change its configured database.
+    """
+    with _ENGINES_LOCK:
+        engines = list(_ENGINES.values())
+        _ENGINES.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+def _forget_engines_in_child() -> None:
+    # A forked child must not use its parent's pooled connections (one socket, two users):
+    # it drops them without closing them, as SQLAlchemy's pooling guide says, and builds its
+    # own. The lock is new too: another thread of the parent may have held it at the fork.
+    global _ENGINES_LOCK
+    _ENGINES_LOCK = threading.Lock()
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
 def _private_sqlite_files(url: str) -> None:
-    """Create the SQLite file owner-only before SQLite does (with the umask's 0644); SQLite
-    gives its -wal and -shm files the database file's mode. Files of an existing database are
-    tightened."""
+    """Create the SQLite file owner-only before SQLite does (with the umask's 0644), in an
+    owner-only folder when the folder is missing; SQLite gives its -wal and -shm files the
+    database file's mode. Files of an existing database are tightened.
+
+    Here, where the file is opened, rather than where the URL is read: reading the settings
+    (``--help``, a URL printed in a message) must create nothing on disk.
+    """
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if not path.parent.is_dir():
-        return  # SQLite reports the missing folder itself
+    private_folder(path.parent)
     create_private(path)
     for suffix in ("-wal", "-shm", "-journal"):
         companion = path.with_name(path.name + suffix)

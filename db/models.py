@@ -1,10 +1,16 @@
-"""SQLModel tables: the system of record of every pathway (data only, no behaviour)."""
+"""SQLModel tables: the system of record of every pathway (data only, no behaviour).
+
+Every table is declared here, every column on its class, so one read shows the whole schema
+that Alembic's migrations build (``tests/db/test_schema.py`` compares the two). Columns a later
+migration added are declared last on their class, in migration order, so a table created from
+this metadata in a test has the columns in the order a migrated database has them.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime
@@ -108,6 +114,7 @@ class ClockRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("pathway_id", "clock_id", "starts_at", name="uq_clock_instance"),
         Index("ix_clock_running_due", "status", "due_at"),
+        Index("ix_clock_next_alert", "status", "next_alert_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -123,6 +130,9 @@ class ClockRow(SQLModel, table=True):
     stopped_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     status: str = Field(max_length=10)
     reason: str | None = Field(default=None, max_length=500)
+    # Migration 0004: the next moment the clock owes an alert. NULL until the watch first
+    # computes it, ``pathway.alerts.NEVER`` once nothing more is owed.
+    next_alert_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class OutboxRow(SQLModel, table=True):
@@ -146,8 +156,17 @@ class OutboxRow(SQLModel, table=True):
     result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first entry of the audit chain."""
+
+
 class AuditEntryRow(SQLModel, table=True):
-    """An append-only record of every accepted or rejected event: who, what, when and why."""
+    """An append-only record of every accepted or rejected event: who, what, when and why.
+
+    The trail is a hash chain (migration 0002): each entry carries the hash of the entry before
+    it (``prev_hash``) and its own (``entry_hash``). Writers go through
+    ``db.audit.append_audit``, which fills them; ``audit_head`` holds the chain's end.
+    """
 
     __tablename__ = "audit_entry"
 
@@ -164,9 +183,116 @@ class AuditEntryRow(SQLModel, table=True):
     field: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     run_id: str | None = Field(default=None, max_length=64)
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    entry_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    details: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-# Feature tables register themselves on the same metadata.
-import db.models_alerts  # noqa: E402
-import db.models_audit  # noqa: E402
-import db.models_letters  # noqa: E402, F401
+class AuditHeadRow(SQLModel, table=True):
+    """The one row that holds the end of the audit chain; appends lock it (PostgreSQL), so
+    entries are numbered 1, 2, 3 ... without gaps.
+
+    ``configuration`` is the last pinned configuration recorded in the trail (ruleset, version,
+    time zone and local SLA values), so a change is recorded once, when it first takes effect.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(default=GENESIS_HASH, max_length=64)
+    configuration: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AlertRow(SQLModel, table=True):
+    """One alert, decided once: its outbox row (same ``key``) carries delivery status and results.
+
+    It gives each outbox row of kind ``alert`` its opaque id (``AL-...``, what a clinician types
+    to acknowledge), its level, recipients (Apprise tags) and delivery and acknowledgement
+    facts. A safety alert (BIOPSY-GUARD) and its escalations have no clock: ``clock_id`` and
+    ``clock_starts_at`` are NULL, the key names the pathway and the event.
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        Index("ix_alert_clock", "pathway_id", "clock_id", "clock_starts_at"),
+        # The deadline watch reads the unacknowledged safety alerts every sweep (migration 0007).
+        Index("ix_alert_level_ack", "level", "acknowledged_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=20)
+    key: str = Field(max_length=300, unique=True)
+    pathway_id: str | None = Field(default=None, max_length=16)
+    clock_id: str | None = Field(default=None, max_length=40)
+    clock_starts_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    level: str = Field(max_length=20)
+    step: int = 1
+    tags: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=_utc())
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    fallback_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    ack_event_id: str | None = Field(default=None, max_length=128)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WatchRunRow(SQLModel, table=True):
+    """One completed sweep of the deadline watch: the heartbeat check reads the latest, so an
+    independent check can tell a dead watch."""
+
+    __tablename__ = "watch_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    as_of: datetime = Field(sa_column=_utc(index=True))
+    queued: int = 0
+    redriven: int = 0
+
+
+class LetterRow(SQLModel, table=True):
+    """One letter, produced once: its outbox row (same ``key``) drives delivery.
+
+    The record of every letter produced: which template and version (a hash of its sources)
+    rendered it, what caused it, to whom it went and how, where its files are and the SHA-256
+    of each rendered file, and its delivery status.
+    """
+
+    __tablename__ = "letter"
+
+    id: str = Field(primary_key=True, max_length=20)
+    key: str = Field(max_length=300, unique=True)
+    pathway_id: str = Field(foreign_key="pathway.id", max_length=16, index=True)
+    name: str = Field(max_length=60)
+    template_version: str = Field(max_length=64)
+    event_id: str | None = Field(default=None, max_length=128)
+    clock_id: str | None = Field(default=None, max_length=40)
+    clock_starts_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    recipient: str = Field(max_length=30)
+    channel: str = Field(max_length=40)
+    html_path: str = Field(max_length=500)
+    pdf_path: str = Field(max_length=500)
+    text_path: str = Field(max_length=500)
+    html_sha256: str = Field(max_length=64)
+    pdf_sha256: str = Field(max_length=64)
+    text_sha256: str = Field(max_length=64)
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    produced_at: datetime = Field(sa_column=_utc())
+    delivered_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class LetterTemplateRow(SQLModel, table=True):
+    """The sources of one version of a letter's templates (JSON: file name -> text).
+
+    Every template version ever used is kept, so the audit can always show the exact wording
+    that was sent, even after the templates have changed.
+    """
+
+    __tablename__ = "letter_template"
+
+    version: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=60)
+    sources: str = Field(sa_column=Column(Text, nullable=False))
+    first_used_at: datetime = Field(sa_column=_utc())

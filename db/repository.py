@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers the tables)
+from db.errors import UnknownPathway
 from pathway.clocks import Clock
 from pathway.engine import PathwayView
 from pathway.events import PathwayEvent, parse_stored_event
@@ -38,14 +39,6 @@ MILESTONE = table("milestone")
 CLOCK = table("clock")
 OUTBOX = table("outbox")
 AUDIT = table("audit_entry")
-
-
-class UnknownPathway(LookupError):
-    """No pathway has that reference or internal id."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"no pathway with reference or id {key!r}")
-        self.key = key
 
 
 def chunks(values: Sequence[Any], size: int = _SQLITE_MAX_PARAMS) -> Iterable[Sequence[Any]]:
@@ -308,83 +301,3 @@ def sync_clocks(
         )
     if inserts:
         conn.execute(insert(CLOCK), inserts)
-
-
-def list_open_clock_rows(conn: Connection, at: datetime) -> list[Row[Any]]:
-    """Clocks of open pathways that had started by ``at`` and had not stopped by then."""
-    query = (
-        select(
-            CLOCK.c.pathway_id,
-            CLOCK.c.clock_id,
-            CLOCK.c.kind,
-            CLOCK.c.due_at,
-            CLOCK.c.warn_at,
-            CLOCK.c.starts_at,
-        )
-        .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
-        .where(PATHWAY.c.status == "open")
-        .where(CLOCK.c.starts_at <= at)
-        .where(or_(CLOCK.c.stopped_at.is_(None), CLOCK.c.stopped_at > at))
-    )
-    return list(conn.execute(query))
-
-
-def list_open_pathways(conn: Connection) -> list[Row[Any]]:
-    return list(
-        conn.execute(
-            select(
-                PATHWAY.c.id,
-                PATHWAY.c.reference,
-                PATHWAY.c.category,
-                PATHWAY.c.stage,
-                PATHWAY.c.referred_at,
-            ).where(PATHWAY.c.status == "open")
-        )
-    )
-
-
-def list_late_clock_keys(conn: Connection, at: datetime) -> list[Row[Any]]:
-    """(pathway id, clock id) of clock instances that may be breached at ``at``, on open and
-    closed pathways: started and due by then, not stopped before their due time. A superset
-    (a clock stopped exactly at its due time is met): the core decides which are breached."""
-    query = (
-        select(CLOCK.c.pathway_id, CLOCK.c.clock_id)
-        .where(CLOCK.c.starts_at <= at)
-        .where(CLOCK.c.due_at <= at)
-        .where(or_(CLOCK.c.stopped_at.is_(None), CLOCK.c.stopped_at >= CLOCK.c.due_at))
-        .distinct()
-    )
-    return list(conn.execute(query))
-
-
-def list_primary_explanations(
-    conn: Connection, pathway_ids: Sequence[str], at: datetime
-) -> set[tuple[str, str]]:
-    """(pathway id, clock id) named by a primary ``breach.explained`` that happened by ``at``."""
-    found: set[tuple[str, str]] = set()
-    for part in chunks(sorted(pathway_ids)):
-        rows = conn.execute(
-            select(MILESTONE.c.pathway_id, MILESTONE.c.details)
-            .where(MILESTONE.c.type == "breach.explained")
-            .where(MILESTONE.c.occurred_at <= at)
-            .where(MILESTONE.c.pathway_id.in_(part))
-        )
-        for row in rows:
-            details = json.loads(row.details)
-            if details.get("primary", True):
-                found.add((row.pathway_id, details["clock"]))
-    return found
-
-
-def list_pathway_rows(conn: Connection, pathway_ids: Sequence[str]) -> list[Row[Any]]:
-    """Id, reference, status and pinned rules of these pathways."""
-    rows: list[Row[Any]] = []
-    for part in chunks(sorted(pathway_ids)):
-        rows.extend(
-            conn.execute(
-                select(PATHWAY.c.id, PATHWAY.c.reference, PATHWAY.c.status, PATHWAY.c.rules).where(
-                    PATHWAY.c.id.in_(part)
-                )
-            )
-        )
-    return rows

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from db.engine import make_engine
+from db.engine import engine_for
 from services.settings import get_settings
 from tasks.alerts import deliver_pending_alerts
 
@@ -19,13 +19,11 @@ async def heartbeat_check(as_of: datetime | None = None) -> dict[str, Any]:
 
     settings = get_settings()
     moment = as_of or datetime.now(UTC)
-    engine = make_engine(settings.url())
-    try:
-        queued = queue_heartbeat(
-            engine, now=moment, interval=timedelta(seconds=settings.watch_interval_seconds)
-        )
-    finally:
-        engine.dispose()
+    queued = queue_heartbeat(
+        engine_for(settings.url()),
+        now=moment,
+        interval=timedelta(seconds=settings.watch_interval_seconds),
+    )
     delivered = await deliver_pending_alerts(moment, key_prefix="alert:heartbeat:")
     if queued is not None:
         get_run_logger().warning("deadline watch stopped: heartbeat %s queued", queued.alert_id)
@@ -38,18 +36,14 @@ async def acknowledge_alert(alert_id: str, by: str) -> dict[str, Any]:
     from services.alerts import acknowledge
 
     settings = get_settings()
-    engine = make_engine(settings.url())
-    try:
-        ack = acknowledge(
-            engine,
-            alert_id.strip(),
-            by=by.strip(),
-            now=datetime.now(UTC),
-            source="prefect-ui",
-            new_pathway_rules=settings.pinned_rules,
-        )
-    finally:
-        engine.dispose()
+    ack = acknowledge(
+        engine_for(settings.url()),
+        alert_id.strip(),
+        by=by.strip(),
+        now=datetime.now(UTC),
+        source="prefect-ui",
+        new_pathway_rules=settings.pinned_rules,
+    )
     get_run_logger().info(
         "%s %s", alert_id, "acknowledged" if ack.newly else "was already acknowledged"
     )

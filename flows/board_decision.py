@@ -20,7 +20,7 @@ from prefect.flow_runs import asuspend_flow_run
 from prefect.input import RunInput
 from pydantic import AwareDatetime, Field
 
-from db.engine import make_engine, reading
+from db.engine import engine_for, reading
 from flows.notify import notify_event
 from pathway.display import markdown_text, safe_details
 from pathway.engine import INTAKE_SKEW
@@ -200,7 +200,7 @@ async def board_decision(pathway_id: str, listed_event_id: str) -> dict[str, Any
     from zoneinfo import ZoneInfo
 
     settings = get_settings()
-    engine = make_engine(settings.url())
+    engine = engine_for(settings.url())
     now = datetime.now(UTC)
     with reading(engine) as conn:
         internal, view, rules = pathway_view(conn, pathway_id, as_of=now)

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from db.engine import make_engine
+from db.engine import engine_for
 from services.settings import get_settings
 from services.watch import WatchReport, configured_escalation, run_watch
 from tasks.alerts import deliver_pending_alerts
@@ -20,11 +20,12 @@ from tasks.views import emit_pathway_event, publish_board, publish_pathway_views
 def sweep_deadlines(as_of: datetime, now: datetime) -> WatchReport:
     """Queue the alerts owed at ``as_of`` and process events whose notification was lost."""
     settings = get_settings()
-    engine = make_engine(settings.url())
-    try:
-        return run_watch(engine, as_of=as_of, now=now, escalation=configured_escalation(settings))
-    finally:
-        engine.dispose()
+    return run_watch(
+        engine_for(settings.url()),
+        as_of=as_of,
+        now=now,
+        escalation=configured_escalation(settings),
+    )
 
 
 async def deliver_owed(moment: datetime) -> dict[str, int]:

@@ -22,8 +22,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from db.engine import make_engine, reading
-from db.repository import INTERNAL_ID, UnknownPathway
+from db.engine import engine_for, reading
+from db.errors import UnknownPathway
+from db.repository import INTERNAL_ID
 from flows.notify import notify_event
 from pathway.breaches import current_primary
 from pathway.engine import PathwayView
@@ -208,7 +209,7 @@ async def explain_breach(
         comment: Required for Other and Clinical complexity; no patient identifiers.
     """
     settings = get_settings()
-    engine = make_engine(settings.url())
+    engine = engine_for(settings.url())
     logger = get_run_logger()
     now = datetime.now(UTC)
     try:
@@ -242,8 +243,6 @@ async def explain_breach(
         # The run fails visibly with the field and reason; nothing was recorded.
         logger.error("%s: breach explanation refused: %s", pathway_id, refusal)
         raise
-    finally:
-        engine.dispose()
     for entry in entries:
         if not entry.processed:
             try:

@@ -16,17 +16,13 @@ from tasks.views import emit_pathway_event, publish_pathway_views
 
 def _run_name() -> str:
     """``PW-7F3K2Q imaging.reported`` (looked up from the inbox: parameters hold only the event id)."""
-    from db.engine import make_engine
+    from db.engine import engine_for
     from services.effects import find_inbox_entries
     from services.settings import get_settings
 
     event_id = str(flow_run.parameters.get("event_id", ""))
-    engine = make_engine(get_settings().url())
-    try:
-        with reading(engine) as conn:
-            found = find_inbox_entries(conn, [event_id])
-    finally:
-        engine.dispose()
+    with reading(engine_for(get_settings().url())) as conn:
+        found = find_inbox_entries(conn, [event_id])
     return found[0].run_name if found else "unknown event"
 
 

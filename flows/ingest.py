@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.runtime import flow_run
 
-from db.engine import make_engine
+from db.engine import engine_for
 from db.private import private_folder, write_private
 from services.effects import mark_processed
 from services.intake import Intake, IntakeResult
@@ -74,7 +74,7 @@ async def ingest_file(
     progress = await acreate_progress_artifact(
         0.0, key="ingest-progress", description=f"{opaque_run_name(path)}: {total} bytes"
     )
-    engine = make_engine(settings.url())
+    engine = engine_for(settings.url())
     intake = Intake(
         engine, new_pathway_rules=settings.pinned_rules, mark_processed=False, backfill=backfill
     )
@@ -96,7 +96,6 @@ async def ingest_file(
         intake.audit_backfill(result, now=now)
     for event_id in result.accepted_event_ids:
         mark_processed(engine, event_id, at=now)
-    engine.dispose()
     if len(result.pathway_ids) <= PER_PATHWAY_VIEWS_LIMIT:
         for pathway_id in sorted(result.pathway_ids):
             await publish_pathway_views(pathway_id, now)

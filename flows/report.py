@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from db.audit import verify_chain
-from db.engine import make_engine, reading
+from db.engine import engine_for, reading
 from db.private import private_folder, write_private
 from pathway.report import PerformanceReport
 from services.audit_report import performance_report
@@ -33,15 +33,11 @@ def build_performance_report(
 ) -> tuple[PerformanceReport, dict[str, Any], str]:
     """The report, the audit chain's verification, and the path of the HTML file written."""
     settings = get_settings()
-    engine = make_engine(settings.url())
-    try:
-        with reading(engine) as conn:
-            report = performance_report(
-                conn, start=start, end=end, as_of=as_of, timezone=settings.timezone
-            )
-            chain = verify_chain(conn).as_dict()
-    finally:
-        engine.dispose()
+    with reading(engine_for(settings.url())) as conn:
+        report = performance_report(
+            conn, start=start, end=end, as_of=as_of, timezone=settings.timezone
+        )
+        chain = verify_chain(conn).as_dict()
     folder = Path(settings.report_dir)
     private_folder(folder)
     path = (folder / f"performance-{start}-to-{end}.html").resolve()

@@ -16,17 +16,24 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine
 
+from db.adoption import (
+    list_open_pathway_ids,
+    list_referred_pathway_rules,
+    lock_open_pathways,
+    repin_pathways,
+)
 from db.audit import append_audit, audit_entry, clock_status_entries
 from db.engine import reading, transaction
-from db.repository import PATHWAY, chunks, list_events, pathway_values, sync_clocks
+from db.reports import load_pathway_facts
+from db.repository import chunks, list_events, pathway_values, sync_clocks
 from pathway.clocks import Clock
 from pathway.engine import evaluate
 from pathway.errors import EventRejected
 from pathway.ruleset import Ruleset, repin, rules_from_json
 from pathway.whatif import StoredPathway, WhatIf, what_if
-from services.audit_report import load_pathway_facts, period_bounds
+from services.audit_report import period_bounds
 
 ADOPTED = "ruleset.adopted"
 """The audit action of one pathway re-pinned to another ruleset version."""
@@ -45,11 +52,7 @@ def load_what_if(
 ) -> WhatIf:
     """The what-if replay of the pathways referred from ``start`` to ``end`` (inclusive)."""
     begin, finish = period_bounds(start, end, ZoneInfo(timezone))
-    rows = conn.execute(
-        select(PATHWAY.c.id, PATHWAY.c.rules)
-        .where(PATHWAY.c.referred_at >= begin, PATHWAY.c.referred_at < finish)
-        .order_by(PATHWAY.c.id)
-    ).all()
+    rows = list_referred_pathway_rules(conn, begin, finish)
     events = list_events(conn, [row.id for row in rows])
     pathways = (StoredPathway(row.id, rules_from_json(row.rules), events[row.id]) for row in rows)
     return what_if(
@@ -103,15 +106,6 @@ class Adoption:
         }
 
 
-def _open_pathway_ids(engine: Engine) -> list[str]:
-    with reading(engine) as conn:
-        return list(
-            conn.execute(
-                select(PATHWAY.c.id).where(PATHWAY.c.status == "open").order_by(PATHWAY.c.id)
-            ).scalars()
-        )
-
-
 def adopt(
     engine: Engine,
     *,
@@ -139,7 +133,9 @@ def adopt(
         batch_size: pathways per transaction.
     """
     result = Adoption(candidate=f"{candidate.id}.v{candidate.version}")
-    for batch in chunks(_open_pathway_ids(engine), batch_size):
+    with reading(engine) as conn:
+        open_ids = list_open_pathway_ids(conn)
+    for batch in chunks(open_ids, batch_size):
         with transaction(engine) as conn:
             _adopt_batch(conn, batch, candidate, result, by=by, reason=reason, now=now)
     return result
@@ -167,14 +163,7 @@ def _adopt_batch(
     reason: str,
     now: datetime,
 ) -> None:
-    query = (
-        select(PATHWAY.c.id, PATHWAY.c.reference, PATHWAY.c.rules, PATHWAY.c.version)
-        .where(PATHWAY.c.id.in_(ids), PATHWAY.c.status == "open")
-        .order_by(PATHWAY.c.id)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    rows = conn.execute(query).all()
+    rows = lock_open_pathways(conn, ids)
     events = list_events(conn, [row.id for row in rows])
     updates: list[dict[str, Any]] = []
     changes = []
@@ -229,13 +218,6 @@ def _adopt_batch(
         )
         audit.extend(clock_status_entries(before.clocks, after.clocks, **common))
         result.adopted.append(row.id)
-    if updates:
-        columns = [name for name in updates[0] if name != "b_id"]
-        conn.execute(
-            update(PATHWAY)
-            .where(PATHWAY.c.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in columns}),
-            updates,
-        )
+    repin_pathways(conn, updates)
     sync_clocks(conn, changes)
     append_audit(conn, audit)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
+from db.errors import UnknownAlert
 from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, insert_new
 from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
 from pathway.events import AlertAcknowledged, parse_event
@@ -30,14 +31,6 @@ from services.watch import (
     new_alert_id,
     outbox_values,
 )
-
-
-class UnknownAlert(LookupError):
-    """No alert has that id."""
-
-    def __init__(self, alert_id: str) -> None:
-        super().__init__(f"no alert with id {alert_id!r}")
-        self.alert_id = alert_id
 
 
 def alert_references(conn: Connection, alert_ids: list[str]) -> dict[str, str | None]:

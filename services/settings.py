@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from db.private import private_folder
 from pathway.errors import RulesetError
 from pathway.ruleset import DEFAULT_RULESET, PinnedRules, load_ruleset, pin_rules
 
@@ -180,11 +178,9 @@ class Settings(BaseSettings):
         return value
 
     def url(self) -> str:
-        """The database URL, creating the folder of a SQLite file on first use."""
-        url = self.database_url.get_secret_value()
-        if url.startswith("sqlite:///") and url not in {"sqlite:///:memory:"}:
-            private_folder(Path(url.removeprefix("sqlite:///")).parent)
-        return url
+        """The database URL. Building it touches nothing: the engine that opens a SQLite file
+        creates its folder (``db.engine.make_engine``)."""
+        return self.database_url.get_secret_value()
 
     def pinned_rules(self) -> PinnedRules:
         """The rules a pathway opened now is pinned to.

@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from db.repository import (
-    get_pathway,
-    list_events,
+from db.repository import get_pathway, list_events
+from db.views import (
     list_late_clock_keys,
     list_open_clock_rows,
     list_open_pathways,
@@ -22,7 +21,7 @@ from pathway.breaches import explains_breaches
 from pathway.breaches import unexplained_breaches as unexplained_in_view
 from pathway.clocks import ClockStatus, is_late
 from pathway.display import cautions
-from pathway.engine import PathwayView, evaluate
+from pathway.engine import Milestone, PathwayView, SafetyFlag, evaluate
 from pathway.ruleset import rules_from_json
 
 
@@ -46,51 +45,132 @@ def pathway_view(conn: Connection, key: str, *, as_of: datetime) -> tuple[str, P
     return row.id, evaluate(events, rules), row.rules
 
 
+@dataclass(frozen=True, slots=True)
+class ShownClock:
+    """A clock as it stood at the moment shown: a stop or reason after it is not yet known."""
+
+    id: str
+    limit: str
+    local: bool
+    starts_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None
+    status: str
+    at_risk: bool
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayShown:
+    """One pathway at a moment, as ``cordwatch show`` prints it: typed values, so each reader
+    (the table, the Prefect artifacts) formats times itself and only ``--json`` writes ISO text.
+    Safety flags (BIOPSY-GUARD, paged or not: a backfill's history owes no page) and milestones
+    are the core's own values."""
+
+    id: str
+    reference: str
+    category: str
+    stage: str
+    status: str
+    closed_reason: str | None
+    ruleset: str
+    timezone: str
+    local_sla_hours: dict[str, Any]
+    steroids_to_stop: bool
+    cautions: list[str]
+    safety: list[SafetyFlag]
+    as_of: datetime
+    milestones: list[Milestone]
+    clocks: list[ShownClock]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``cordwatch show --json`` object (keys in this order, times ISO 8601 UTC)."""
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "category": self.category,
+            "stage": self.stage,
+            "status": self.status,
+            "closed_reason": self.closed_reason,
+            "ruleset": self.ruleset,
+            "timezone": self.timezone,
+            "local_sla_hours": self.local_sla_hours,
+            "steroids_to_stop": self.steroids_to_stop,
+            "cautions": self.cautions,
+            "safety": [
+                {
+                    "rule": f.code,
+                    "event_id": f.event_id,
+                    "event_type": f.event_type,
+                    "at": iso(f.at),
+                }
+                for f in self.safety
+            ],
+            "as_of": iso(self.as_of),
+            "milestones": [
+                {"type": m.type, "at": iso(m.at), "event_id": m.event_id, "details": m.details}
+                for m in self.milestones
+            ],
+            "clocks": [
+                {
+                    "id": c.id,
+                    "limit": c.limit,
+                    "local": c.local,
+                    "starts_at": iso(c.starts_at),
+                    "due_at": iso(c.due_at),
+                    "stopped_at": iso(c.stopped_at),
+                    "status": c.status,
+                    "at_risk": c.at_risk,
+                    "reason": c.reason,
+                }
+                for c in self.clocks
+            ],
+        }
+
+
+def shown(pathway_id: str, view: PathwayView, rules_json: str, *, as_of: datetime) -> PathwayShown:
+    """Ids, status, milestones and every clock that had started by ``as_of``, at ``as_of``."""
+    import json
+
+    rules = json.loads(rules_json)
+    return PathwayShown(
+        id=pathway_id,
+        reference=view.reference,
+        category=view.category.value,
+        stage=view.stage.value,
+        status=view.status,
+        closed_reason=view.closed_reason,
+        ruleset=view.ruleset,
+        timezone=rules["timezone"],
+        local_sla_hours=rules["local_sla_hours"],
+        steroids_to_stop=view.steroids_to_stop,
+        cautions=cautions(view),
+        safety=list(view.safety),
+        as_of=as_of,
+        milestones=list(view.milestones),
+        clocks=[
+            ShownClock(
+                id=c.id,
+                limit=c.limit,
+                local=c.local,
+                starts_at=c.starts_at,
+                due_at=c.due_at,
+                stopped_at=c.stopped_at if c.stopped_at and c.stopped_at <= as_of else None,
+                status=c.status_at(as_of).value,
+                at_risk=c.at_risk(as_of),
+                reason=c.reason if c.stopped_at and c.stopped_at <= as_of else None,
+            )
+            for c in view.clocks
+            if c.starts_at <= as_of
+        ],
+    )
+
+
 def show_json(
     pathway_id: str, view: PathwayView, rules_json: str, *, as_of: datetime
 ) -> dict[str, Any]:
     """The ``cordwatch show --json`` object: ids, status, milestones and every clock at ``as_of``."""
-    import json
-
-    rules = json.loads(rules_json)
-    return {
-        "id": pathway_id,
-        "reference": view.reference,
-        "category": view.category.value,
-        "stage": view.stage.value,
-        "status": view.status,
-        "closed_reason": view.closed_reason,
-        "ruleset": view.ruleset,
-        "timezone": rules["timezone"],
-        "local_sla_hours": rules["local_sla_hours"],
-        "steroids_to_stop": view.steroids_to_stop,
-        "cautions": cautions(view),
-        # Safety rules fired (BIOPSY-GUARD), paged or not: a backfill's history owes no page.
-        "safety": [
-            {"rule": f.code, "event_id": f.event_id, "event_type": f.event_type, "at": iso(f.at)}
-            for f in view.safety
-        ],
-        "as_of": iso(as_of),
-        "milestones": [
-            {"type": m.type, "at": iso(m.at), "event_id": m.event_id, "details": m.details}
-            for m in view.milestones
-        ],
-        "clocks": [
-            {
-                "id": c.id,
-                "limit": c.limit,
-                "local": c.local,
-                "starts_at": iso(c.starts_at),
-                "due_at": iso(c.due_at),
-                "stopped_at": iso(c.stopped_at if c.stopped_at and c.stopped_at <= as_of else None),
-                "status": c.status_at(as_of).value,
-                "at_risk": c.at_risk(as_of),
-                "reason": c.reason if c.stopped_at and c.stopped_at <= as_of else None,
-            }
-            for c in view.clocks
-            if c.starts_at <= as_of
-        ],
-    }
+    return shown(pathway_id, view, rules_json, as_of=as_of).as_dict()
 
 
 @dataclass(frozen=True, slots=True)

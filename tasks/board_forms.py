@@ -28,13 +28,13 @@ from prefect.settings import get_current_settings
 from sqlalchemy import update
 
 from db.audit import append_audit, audit_entry
-from db.engine import reading, transaction
+from db.engine import engine_for, reading, transaction
 from db.repository import OUTBOX
 from pathway.board import BOARD_FORM, board_form_moot
 from services.prefect_health import api_healthy
 from services.settings import get_settings
 from services.views import pathway_view
-from tasks.effects import EFFECT_HANDLERS, cached_engine, claim
+from tasks.effects import EFFECT_HANDLERS, claim
 
 BOARD_DECISION = "board-decision/board-decision"
 
@@ -97,7 +97,7 @@ def _finish(
     reason: str | None = None,
 ) -> str:
     payload = json.loads(row["payload"])
-    engine = cached_engine(get_settings().url())
+    engine = engine_for(get_settings().url())
     with transaction(engine) as conn:
         conn.execute(
             update(OUTBOX)
@@ -132,7 +132,7 @@ async def deliver_board_form(row: dict[str, Any], now: datetime) -> str:
     A form no longer wanted (:func:`pathway.board.board_form_moot`: the pathway closed, or the
     decision is already recorded) is cancelled, audited, without asking Prefect.
     """
-    engine = cached_engine(get_settings().url())
+    engine = engine_for(get_settings().url())
     payload = json.loads(row["payload"])
     with reading(engine) as conn:
         view = pathway_view(conn, payload["pathway_id"], as_of=now)[1]
@@ -155,7 +155,7 @@ async def deliver_board_form(row: dict[str, Any], now: datetime) -> str:
         return "pending"  # untouched: no Prefect to open it in, the next watch under one will
     if row["attempts"] > 0 and row["updated_at"] >= now:
         return "pending"  # already tried at this moment: at most one attempt per run
-    engine = cached_engine(get_settings().url())
+    engine = engine_for(get_settings().url())
     with transaction(engine) as conn:
         if not claim(conn, row, now):
             return "claimed"

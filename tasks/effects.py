@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
-from db.engine import make_engine, reading
+from db.engine import engine_for, reading
 from db.repository import OUTBOX
 from services.settings import get_settings
 
@@ -40,15 +40,9 @@ def _load_handlers() -> None:
                 raise
 
 
-_ENGINES: dict[str, Engine] = {}
-
-
-def cached_engine(url: str) -> Engine:
-    """One engine (and connection pool) per database URL for the process's deliveries."""
-    engine = _ENGINES.get(url)
-    if engine is None:
-        engine = _ENGINES[url] = make_engine(url)
-    return engine
+cached_engine = engine_for
+"""The process's engine for a URL (``db.engine.engine_for``); the name stays for the task
+modules that import it from here."""
 
 
 def deliverable(now: datetime, *, lease: timedelta = SENDING_LEASE) -> Any:
@@ -75,18 +69,14 @@ def pending_rows(
 ) -> list[dict[str, Any]]:
     """Pending outbox rows, oldest first, of one pathway or of all; with ``now``, also rows
     left ``sending`` past the lease by a process that died."""
-    engine = make_engine(get_settings().url())
-    try:
-        waiting = OUTBOX.c.status == "pending" if now is None else deliverable(now)
-        query = select(OUTBOX).where(waiting).order_by(OUTBOX.c.id)
-        if pathway_id is not None:
-            query = query.where(OUTBOX.c.pathway_id == pathway_id)
-        if kinds is not None:
-            query = query.where(OUTBOX.c.kind.in_(sorted(kinds)))
-        with reading(engine) as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
-    finally:
-        engine.dispose()
+    waiting = OUTBOX.c.status == "pending" if now is None else deliverable(now)
+    query = select(OUTBOX).where(waiting).order_by(OUTBOX.c.id)
+    if pathway_id is not None:
+        query = query.where(OUTBOX.c.pathway_id == pathway_id)
+    if kinds is not None:
+        query = query.where(OUTBOX.c.kind.in_(sorted(kinds)))
+    with reading(engine_for(get_settings().url())) as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
 
 
 async def run_pending_effects(

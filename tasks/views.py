@@ -17,7 +17,7 @@ from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.events import emit_event
 
-from db.engine import make_engine, reading
+from db.engine import engine_for, reading
 from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 from pathway.display import markdown_text, safe_details
 from services.effects import InboxEntry
@@ -135,12 +135,8 @@ async def publish_pathway_views(pathway_id: str, as_of: datetime) -> None:
     from zoneinfo import ZoneInfo
 
     settings = get_settings()
-    engine = make_engine(settings.url())
-    try:
-        with reading(engine) as conn:
-            internal, view, rules = pathway_view(conn, pathway_id, as_of=as_of)
-    finally:
-        engine.dispose()
+    with reading(engine_for(settings.url())) as conn:
+        internal, view, rules = pathway_view(conn, pathway_id, as_of=as_of)
     document = show_json(internal, view, rules, as_of=as_of)
     zone = ZoneInfo(_zone_name())
     await acreate_markdown_artifact(
@@ -217,13 +213,9 @@ async def publish_board(as_of: datetime, limit: int = 500) -> int:
     from zoneinfo import ZoneInfo
 
     settings = get_settings()
-    engine = make_engine(settings.url())
-    try:
-        with reading(engine) as conn:
-            rows = board(conn, as_of=as_of)
-            breaches = unexplained_breaches(conn, as_of=as_of)
-    finally:
-        engine.dispose()
+    with reading(engine_for(settings.url())) as conn:
+        rows = board(conn, as_of=as_of)
+        breaches = unexplained_breaches(conn, as_of=as_of)
     zone = ZoneInfo(settings.timezone)
     await acreate_table_artifact(
         board_table(rows[:limit], zone),

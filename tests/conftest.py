@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from db.audit import append_audit, genesis_entry
-from db.engine import make_engine
+from db.engine import dispose_engines, make_engine
 from db.migrate import upgrade
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT
 from pathway.ruleset import PinnedRules, load_ruleset, pin_rules
@@ -36,11 +36,16 @@ RULES: PinnedRules = pin_rules(load_ruleset("nice-ng234-2023", 1), timezone="Eur
 
 @pytest.fixture(autouse=True)
 def _fail_closed_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """A test that forgets its database fixture fails instead of touching a real database."""
+    """A test that forgets its database fixture fails instead of touching a real database.
+
+    The engines the code under test cached (``db.engine.engine_for``) are closed after each
+    test, so no test reaches the next one's database, or a dropped one, through an old pool.
+    """
     monkeypatch.setenv("CORDWATCH_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/forgotten")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield
+    dispose_engines()
     get_settings.cache_clear()
 
 

@@ -15,15 +15,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from db.reports import load_clock_facts, load_pathway_facts
 from db.repository import CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
 from pathway.report import ClockFact, PathwayFact
 from pathway.simulation import simulate_cohort
-from services.audit_report import (
-    load_clock_facts,
-    load_pathway_facts,
-    performance_report,
-    period_bounds,
-)
+from services.audit_report import performance_report, period_bounds
 from services.intake import Intake
 
 MSCC = "suspected_mscc"

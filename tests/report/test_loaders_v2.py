@@ -14,14 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+from db.reports import load_explanations, load_pathway_facts
 from pathway.engine import evaluate
 from pathway.events import parse_event
-from services.audit_report import (
-    load_explanations,
-    load_pathway_facts,
-    performance_report,
-    period_bounds,
-)
+from services.audit_report import performance_report, period_bounds
 from services.intake import Intake
 from tests.factories import RULES_V2, T0, D, H, envelope_json, referral_json
 
