@@ -121,10 +121,10 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from prefect.exceptions import ObjectNotFound
 
     from db.engine import make_engine
+    from db.inbox import find_inbox_entries
     from db.repository import INBOX
     from flows.ingest import stage_for_ingest
     from flows.notify import notify_event
-    from services.effects import find_inbox_entries
     from services.intake import Intake
     from services.settings import get_settings
 

@@ -23,12 +23,12 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from db.engine import make_engine, reading
+from db.inbox import find_inbox_entries
 from db.repository import INTERNAL_ID, UnknownPathway
 from flows.notify import notify_event
 from pathway.breaches import current_primary
 from pathway.engine import PathwayView
 from pathway.events import BreachReason, BreachStage
-from services.effects import find_inbox_entries
 from services.intake import Intake
 from services.settings import get_settings
 from services.views import pathway_view

@@ -7,7 +7,7 @@ from datetime import datetime
 from prefect import task
 
 from db.engine import make_engine, reading
-from services.effects import InboxEntry, find_inbox_entries, mark_processed
+from db.inbox import InboxEntry, find_inbox_entries, mark_processed
 from services.settings import get_settings
 
 

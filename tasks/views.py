@@ -18,9 +18,9 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.events import emit_event
 
 from db.engine import make_engine, reading
+from db.inbox import InboxEntry
 from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 from pathway.display import markdown_text, safe_details
-from services.effects import InboxEntry
 from services.settings import get_settings
 from services.views import (
     BoardRow,
