@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from sqlalchemy import Connection
 
 from db.letters import find_letter, produced_hashes, template_sources_of
@@ -43,6 +43,7 @@ from pathway.letters import (
     letter_context,
 )
 from services.settings import Settings
+from services.templating import template_environment
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "letters"
 
@@ -55,10 +56,6 @@ def letter_id(key: str) -> str:
     """``LT-7F3K2Q9B``: derived from the outbox key, so a retry rewrites the same files."""
     digest = hashlib.sha256(key.encode()).digest()
     return "LT-" + "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[:8])
-
-
-def _autoescape(name: str | None) -> bool:
-    return name is not None and name.endswith(".html.j2")
 
 
 def paragraph(text: str, width: int = 76, indent: str = "") -> str:
@@ -75,16 +72,14 @@ def paragraph(text: str, width: int = 76, indent: str = "") -> str:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The one Jinja environment of letters: strict, and autoescaping its HTML templates."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        undefined=StrictUndefined,
-        autoescape=_autoescape,
+    return template_environment(
+        "letters",
+        html=True,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        filters={"para": paragraph},
     )
-    env.filters["para"] = paragraph
-    return env
 
 
 def template_sources(name: str) -> dict[str, str]:
