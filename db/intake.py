@@ -25,9 +25,9 @@ from db.repository import (
     pathway_values,
     table,
 )
-from pathway.effects import Effect
 from pathway.engine import Milestone, PathwayView
 from pathway.events import PathwayEvent, ReferralReceived, event_to_json
+from pathway.outbox import Effect
 from pathway.ruleset import PinnedRules
 
 

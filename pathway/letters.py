@@ -3,7 +3,7 @@
 Two things live here, both pure:
 
 * :func:`letter_effects`, an effect rule: the letters an accepted event owes, each an outbox
-  :class:`~pathway.effects.Effect` keyed by (letter, pathway, triggering event, recipient), so a
+  :class:`~pathway.outbox.Effect` keyed by (letter, pathway, triggering event, recipient), so a
   replay or a retry can never queue a letter twice. A breach report is keyed by the clock
   instance instead: the deadline watch (a running clock passes its due time) and the intake (a
   clock stops late) may both see the same breach, and it is reported once.
@@ -42,9 +42,9 @@ from pathway.breaches import (
     reasons_by_roll_up,
 )
 from pathway.clocks import Clock, ClockStatus
-from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
 from pathway.engine import BIOPSY_GUARD, Milestone, PathwayView, evaluate, sort_key
 from pathway.events import BreachStage, PathwayEvent, ReferralReceived, Service, SpecialistReferred
+from pathway.outbox import Effect, IntakeMoment
 from pathway.ruleset import PinnedRules
 
 
@@ -281,7 +281,7 @@ def letter_effects(
     event: usually the event itself, but a report that arrives late, dated before a biopsy
     already recorded, puts that biopsy under the guard too, and its requester must hear of it.
 
-    A backfill owes nothing for history (an event more than :data:`~pathway.effects.BACKFILL_GRACE` before the
+    A backfill owes nothing for history (an event more than :data:`~pathway.outbox.BACKFILL_GRACE` before the
     import moment): the referrer acted on that referral weeks ago, and a clock this event
     stopped late belongs to the past the report counts, not to a page today. A clock still
     running and breached at the import moment is the deadline watch's to report, from now.
@@ -328,9 +328,6 @@ def events_owing(name: str, events: Sequence[PathwayEvent], rules: PinnedRules) 
         for m in view.milestones
         if m.type in spec.event_types and letter_owed(spec, by_id[m.event_id], view)
     ]
-
-
-EVENT_EFFECT_RULES.append(letter_effects)
 
 
 # --- Contexts -------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from db.repository import (
     patient_ids_by_nhs_number,
     sync_clocks,
 )
-from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
+from pathway.effects import effects_of_event
 from pathway.engine import PathwayView, admit, evaluate
 from pathway.errors import EventRejected
 from pathway.events import (
@@ -51,6 +51,7 @@ from pathway.events import (
     event_to_json,
     parse_event,
 )
+from pathway.outbox import BACKFILL_GRACE, IntakeMoment
 from pathway.ruleset import PinnedRules, rules_from_json
 from services.watch import event_alert
 
@@ -209,7 +210,7 @@ class Intake:
         self.run_id = run_id
         self.backfill = backfill
         """A backfill imports history: events older than the grace owe no letter
-        (:class:`~pathway.effects.IntakeMoment`); clocks, breaches and figures are as usual."""
+        (:class:`~pathway.outbox.IntakeMoment`); clocks, breaches and figures are as usual."""
 
     def audit_backfill(self, result: IntakeResult, *, now: datetime) -> None:
         """Record one ``ingest.backfill`` audit entry for a whole backfill, with its counts.
