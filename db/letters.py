@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db.repository import AUDIT, OUTBOX, get_pathway, list_events, table
-from pathway.letters import PathwayFacts
+from pathway.letter_context import PathwayFacts
 from pathway.ruleset import rules_from_json
 
 LETTER = table("letter")

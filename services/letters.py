@@ -1,7 +1,7 @@
 """Rendering letters: one Jinja2 environment, versioned templates, HTML, text and PDF, files on disk.
 
 The wording lives in ``templates/letters/<name>.html.j2`` and ``<name>.txt.j2`` (sharing the
-``_*.j2`` layouts); the values come from :func:`pathway.letters.letter_context`. The environment
+``_*.j2`` layouts); the values come from :func:`pathway.letter_context.letter_context`. The environment
 uses ``StrictUndefined``, so a missing value is an error, never a blank in a patient letter, and
 autoescapes the HTML templates, so a name like ``<script>`` prints as text. A template version is
 the hash of every source a letter is rendered from: the ``letter`` row records it and
@@ -31,17 +31,9 @@ from db.letters import load_facts as load_facts
 from db.private import private_folder, write_private
 from pathway.clocks import ClockStatus
 from pathway.engine import evaluate
-from pathway.letters import (
-    BREACH_REPORT,
-    LETTERS,
-    Letterhead,
-    LetterNotApplicable,
-    LetterRequest,
-    PathwayFacts,
-    Recipient,
-    events_owing,
-    letter_context,
-)
+from pathway.errors import LetterNotApplicable
+from pathway.letter_context import Letterhead, PathwayFacts, letter_context
+from pathway.letters import BREACH_REPORT, LETTERS, LetterRequest, Recipient, events_owing
 from services.settings import Settings
 from services.templating import template_environment
 

@@ -46,7 +46,8 @@ from db.letters import (
     record_template,
 )
 from db.repository import OUTBOX
-from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
+from pathway.errors import LetterNotApplicable
+from pathway.letters import LETTERS, LetterRequest
 from services.letters import (
     PdfRenderer,
     context_for,
