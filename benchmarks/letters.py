@@ -31,7 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pathway.events import parse_event
-from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letters import LetterRequest, Recipient
 from services.letters import environment, render_pdf
 from tests.conftest import RULES
 from tests.letters.canonical import CANONICAL_FILE, LETTERHEAD

@@ -305,8 +305,8 @@ class Recorder:
     async def record(self, events: list[dict[str, Any]]) -> float:
         """Admit ``events`` in one transaction and request their runs; returns the seconds to
         commit. The clock starts before the intake, as for a coordinator pressing Enter."""
+        from db.inbox import find_inbox_entries
         from flows.notify import notify_event
-        from services.effects import find_inbox_entries
 
         began = time.perf_counter()
         for event in events:

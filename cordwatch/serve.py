@@ -119,10 +119,10 @@ def _feed_demo(patients: int, seed: int, *, say: Callable[[str], Any]) -> None:
     from prefect.deployments.flow_runs import arun_deployment
     from prefect.exceptions import ObjectNotFound
 
+    from db.inbox import find_inbox_entries
     from db.views import count_inbox_events
     from flows.ingest import stage_for_ingest
     from flows.notify import notify_event
-    from services.effects import find_inbox_entries
     from services.intake import Intake
     from services.settings import get_settings
 

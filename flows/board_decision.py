@@ -21,11 +21,11 @@ from prefect.input import RunInput
 from pydantic import AwareDatetime, Field
 
 from db.engine import engine_for, reading
+from db.inbox import find_inbox_entries
 from flows.notify import notify_event
 from pathway.display import markdown_text, safe_details
 from pathway.engine import INTAKE_SKEW
 from pathway.events import Plan, is_level_or_range
-from services.effects import find_inbox_entries
 from services.intake import Intake
 from services.settings import get_settings
 from services.views import local_time, pathway_view, show_json

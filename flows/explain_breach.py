@@ -24,12 +24,12 @@ from pydantic import Field
 
 from db.engine import engine_for, reading
 from db.errors import UnknownPathway
+from db.inbox import find_inbox_entries
 from db.repository import INTERNAL_ID
 from flows.notify import notify_event
 from pathway.breaches import current_primary
 from pathway.engine import PathwayView
 from pathway.events import BreachReason, BreachStage
-from services.effects import find_inbox_entries
 from services.intake import Intake
 from services.settings import get_settings
 from services.views import pathway_view

@@ -17,7 +17,7 @@ from tasks.views import emit_pathway_event, publish_pathway_views
 def _run_name() -> str:
     """``PW-7F3K2Q imaging.reported`` (looked up from the inbox: parameters hold only the event id)."""
     from db.engine import engine_for
-    from services.effects import find_inbox_entries
+    from db.inbox import find_inbox_entries
     from services.settings import get_settings
 
     event_id = str(flow_run.parameters.get("event_id", ""))

@@ -13,8 +13,8 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from prefect.runtime import flow_run
 
 from db.engine import engine_for
+from db.inbox import mark_processed
 from db.private import private_folder, write_private
-from services.effects import mark_processed
 from services.intake import Intake, IntakeResult
 from services.settings import get_settings
 from tasks.views import publish_board, publish_pathway_views

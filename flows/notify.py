@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prefect.deployments.flow_runs import arun_deployment
 
-from services.effects import InboxEntry
+from db.inbox import InboxEntry
 
 HANDLE_EVENT = "handle-event/handle-event"
 

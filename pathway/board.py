@@ -1,7 +1,7 @@
 """The tumour-board form an MDT listing owes, decided without I/O (pathway-spec.md section 3).
 
 An accepted ``mdt.listed`` owes one form: a suspended ``board-decision`` run in which the board
-records its decision. It is an outbox :class:`~pathway.effects.Effect` like a letter, so the
+records its decision. It is an outbox :class:`~pathway.outbox.Effect` like a letter, so the
 intake queues it in the event's transaction whatever later processes the event (a
 ``handle-event`` run, the deadline watch's re-drive, the bulk ``ingest`` flow), and it is
 keyed by the listing event, so a replay or a second delivery never opens a second form.
@@ -9,9 +9,9 @@ keyed by the listing event, so a replay or a second delivery never opens a secon
 
 from __future__ import annotations
 
-from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
 from pathway.engine import PathwayView
 from pathway.events import MdtListed, PathwayEvent
+from pathway.outbox import Effect, IntakeMoment
 
 BOARD_FORM = "board_form"
 """The outbox kind of a tumour-board form."""
@@ -64,6 +64,3 @@ def board_form_moot(view: PathwayView, listed_event_id: str) -> str | None:
     if any(m.type == "mdt.decided" and m.at >= listing.at for m in view.milestones):
         return "the board's decision is already recorded"
     return None
-
-
-EVENT_EFFECT_RULES.append(board_form_effects)

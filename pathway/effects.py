@@ -1,84 +1,30 @@
-"""Effects an accepted event causes (letters, alerts, board forms), decided in the core and keyed by domain data.
+"""Effects an accepted event causes (letters, board forms, safety alerts): every effect rule of
+the core, in one tuple, asked in a fixed order.
 
-The intake writes each :class:`Effect` as an outbox row in the same transaction as the event, so an
-effect is never lost (a crash before delivery leaves it pending) and never doubled (the key is
-unique: a replay or a retry finds it already there). Delivery happens later, in tasks.
+What an effect is (:class:`~pathway.outbox.Effect`, :class:`~pathway.outbox.IntakeMoment`)
+lives in :mod:`pathway.outbox`, below the rules, because each rule module builds effects; this
+module sits above them and imports them directly, so adding a rule is one line here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
-
+from pathway.board import board_form_effects
 from pathway.engine import PathwayView
 from pathway.events import PathwayEvent
+from pathway.letters import letter_effects
 
+# The vocabulary of effects, importable from here as before the split (services/watch.py).
+from pathway.outbox import BACKFILL_GRACE as BACKFILL_GRACE
+from pathway.outbox import Effect as Effect
+from pathway.outbox import EffectRule as EffectRule
+from pathway.outbox import IntakeMoment as IntakeMoment
+from pathway.safety import safety_alerts
 
-@dataclass(frozen=True, slots=True)
-class Effect:
-    """One external effect to deliver: ``payload`` holds ids and coded facts, never patient data."""
+EFFECT_RULES: tuple[EffectRule, ...] = (letter_effects, board_form_effects, safety_alerts)
+"""Every effect rule, in the order their effects are queued: letters, board form, safety alerts.
 
-    kind: str
-    key: str
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-BACKFILL_GRACE = timedelta(hours=1)
-"""How old an event may be, at a backfill's import moment, and still owe its letters.
-
-A backfill imports history: an event older than this at the import moment is history, and its
-letters (an acknowledgement, a breach report for a clock it stopped late) would describe it as
-new to a reader who has long acted on it. An hour covers a feed's normal lag (events of the
-last hour are still news); anything older was handled by the service before cordwatch.
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeMoment:
-    """When the intake admits an event, and whether it is importing history (a backfill)."""
-
-    now: datetime
-    backfill: bool = False
-
-    def is_history(self, event: PathwayEvent) -> bool:
-        """True when a backfill imports ``event`` more than :data:`BACKFILL_GRACE` after it
-        happened: its clocks and figures count, but it owes no letter."""
-        return self.backfill and event.occurred_at < self.now - BACKFILL_GRACE
-
-
-EffectRule = Callable[
-    [str, PathwayEvent, PathwayView | None, PathwayView, IntakeMoment | None], list[Effect]
-]
-"""(internal pathway id, event, view before, view after, intake moment) -> effects. Pure.
-
-The moment is None when the caller has none (a test, a preview): the event is then live.
-"""
-
-EVENT_EFFECT_RULES: list[EffectRule] = []
-"""Each feature (letters, board forms...) registers its rule here at import of its core module."""
-
-
-FEATURE_RULE_MODULES = ("pathway.letters", "pathway.board", "pathway.safety")
-"""Core modules that register effect rules when imported (absent modules are skipped)."""
-
-
-_rules_loaded: list[bool] = []
-
-
-def _load_rules() -> None:
-    if _rules_loaded:
-        return
-    _rules_loaded.append(True)
-    import importlib
-
-    for module in FEATURE_RULE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:
-                raise
+The order is the outbox rows' order for one event, so it stays fixed (an alert row and a
+letter row of one event are delivered oldest first)."""
 
 
 def effects_of_event(
@@ -89,14 +35,14 @@ def effects_of_event(
     *,
     moment: IntakeMoment | None = None,
 ) -> list[Effect]:
-    """Every effect an accepted event causes, from every registered rule, in a stable order.
+    """Every effect an accepted event causes, from every rule of :data:`EFFECT_RULES`, in order.
 
     Args:
         moment: the intake's ``now`` and backfill flag; a backfilled event older than
-            :data:`BACKFILL_GRACE` owes no letter (each rule decides what history owes).
+            :data:`~pathway.outbox.BACKFILL_GRACE` owes no letter (each rule decides what
+            history owes).
     """
-    _load_rules()
     effects: list[Effect] = []
-    for rule in EVENT_EFFECT_RULES:
+    for rule in EFFECT_RULES:
         effects.extend(rule(pathway_id, event, before, after, moment))
     return effects

@@ -3,6 +3,7 @@
 * PathwayError
   x EventRejected          (an event fails validation or its prerequisites; names the field)
   x RulesetError           (a ruleset file or a local SLA override is invalid; also a ValueError)
+  x LetterNotApplicable    (a letter asked of a pathway with no fact it is about; also a ValueError)
 
 Messages never contain patient data: they name a field and a reason, never a value.
 """
@@ -33,3 +34,17 @@ class EventRejected(PathwayError, ValueError):
 
 class RulesetError(PathwayError, ValueError):
     """A ruleset or a local SLA override that cannot be used."""
+
+
+class LetterNotApplicable(PathwayError, ValueError):
+    """The pathway has no fact this letter is about (no such event, no such breached clock).
+
+    Attributes:
+        field: what to change (``--pathway``, ``--clock``, ``NAME``), or the letter's field.
+        reason: why, in words a coordinator can act on.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

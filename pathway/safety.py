@@ -1,7 +1,7 @@
 """The safety alert a BIOPSY-GUARD decision owes (pathway-spec.md section 9.3), as a pure effect.
 
 :func:`safety_alerts` turns a safety rule that fired on an admitted event into one outbox
-:class:`~pathway.effects.Effect` of kind ``alert``, keyed by the event, so a redelivered event
+:class:`~pathway.outbox.Effect` of kind ``alert``, keyed by the event, so a redelivered event
 never pages twice. The intake gives it an alert id and an ``alert`` row; delivery goes at once
 to ``coordinator`` and ``oncall-consultant``. Unacknowledged, it escalates like a breach: to
 ``service-lead`` one escalation interval after it was raised and every interval after that,
@@ -20,9 +20,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pathway.alerts import TAGS, AlertLevel, ack_command, pathway_link
-from pathway.effects import EVENT_EFFECT_RULES, Effect, IntakeMoment
 from pathway.engine import PathwayView
 from pathway.events import PathwayEvent
+from pathway.outbox import Effect, IntakeMoment
 from pathway.ruleset import ClockKind
 
 SAFETY_RECIPIENTS = TAGS[AlertLevel.SAFETY]
@@ -88,7 +88,7 @@ def safety_alerts(
     """The safety alert owed for ``event``, if a safety rule fired on it (an effect rule).
 
     A backfill owes no page for history (an event more than
-    :data:`~pathway.effects.BACKFILL_GRACE` before the import moment): the biopsy was requested
+    :data:`~pathway.outbox.BACKFILL_GRACE` before the import moment): the biopsy was requested
     or done before cordwatch watched the pathway, and paging the on-call consultant about it
     now helps nobody. The rule's decision stays on the pathway's view (``PathwayView.safety``).
 
@@ -115,9 +115,6 @@ def safety_alerts(
         for flag in after.safety
         if flag.event_id == event.event_id
     ]
-
-
-EVENT_EFFECT_RULES.append(safety_alerts)
 
 
 @dataclass(frozen=True, slots=True)

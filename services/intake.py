@@ -16,28 +16,32 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from db.audit import append_audit, clock_status_entries, configuration_entries
 from db.engine import transaction
+from db.intake import (
+    alerts_raised_at,
+    inbox_row,
+    milestone_row,
+    new_pathway_row,
+    outbox_row,
+    pathway_update,
+    patient_row,
+    write_effects,
+    write_events,
+    write_pathways,
+)
 from db.repository import (
-    INBOX,
-    MILESTONE,
-    OUTBOX,
-    PATHWAY,
     add_patients,
-    chunks,
     existing_event_hashes,
-    insert_new,
     list_events,
     lock_pathways,
-    pathway_values,
     patient_ids_by_nhs_number,
     sync_clocks,
-    table,
 )
-from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
+from pathway.effects import effects_of_event
 from pathway.engine import PathwayView, admit, evaluate
 from pathway.errors import EventRejected
 from pathway.events import (
@@ -47,6 +51,7 @@ from pathway.events import (
     event_to_json,
     parse_event,
 )
+from pathway.outbox import BACKFILL_GRACE, IntakeMoment
 from pathway.ruleset import PinnedRules, rules_from_json
 from services.watch import event_alert
 
@@ -182,16 +187,6 @@ def refused_acknowledgements(
     return refused
 
 
-def alerts_raised_at(conn: Connection, alert_ids: Sequence[str]) -> dict[str, datetime]:
-    """When each of these alerts was raised (the sweep moment that decided it)."""
-    alert = table("alert")
-    found: dict[str, datetime] = {}
-    for part in chunks(list(alert_ids)):
-        rows = conn.execute(select(alert.c.id, alert.c.created_at).where(alert.c.id.in_(part)))
-        found.update({row.id: row.created_at for row in rows})
-    return found
-
-
 class Intake:
     """Admits events into the database; keeps a cache of pathways it has seen.
 
@@ -215,7 +210,7 @@ class Intake:
         self.run_id = run_id
         self.backfill = backfill
         """A backfill imports history: events older than the grace owe no letter
-        (:class:`~pathway.effects.IntakeMoment`); clocks, breaches and figures are as usual."""
+        (:class:`~pathway.outbox.IntakeMoment`); clocks, breaches and figures are as usual."""
 
     def audit_backfill(self, result: IntakeResult, *, now: datetime) -> None:
         """Record one ``ingest.backfill`` audit entry for a whole backfill, with its counts.
@@ -468,18 +463,13 @@ class Intake:
         result.accepted_event_ids.append(event.event_id)
         result.pathway_ids.add(touched.id)
         batch.inbox.append(
-            {
-                "event_id": event.event_id,
-                "pathway_id": touched.id,
-                "type": event.type,
-                "occurred_at": event.occurred_at,
-                "received_at": now,
-                "recorded_by": event.recorded_by,
-                "source": event.source,
-                "content_hash": digest,
-                "payload": event_to_json(event),
-                "processed_at": now if self.mark_processed else None,
-            }
+            inbox_row(
+                event,
+                pathway_id=touched.id,
+                content_hash=digest,
+                received_at=now,
+                processed=self.mark_processed,
+            )
         )
         milestone = next(m for m in view.milestones if m.event_id == event.event_id)
         before_view = current.view if current.events else None
@@ -491,27 +481,8 @@ class Intake:
             if owed.kind == "alert":
                 effect, alert = event_alert(owed, at=now)
                 batch.alerts.append(alert)
-            batch.outbox.append(
-                {
-                    "key": effect.key,
-                    "kind": effect.kind,
-                    "pathway_id": touched.id,
-                    "payload": json.dumps(effect.payload, sort_keys=True),
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        batch.milestones.append(
-            {
-                "pathway_id": touched.id,
-                "event_id": event.event_id,
-                "type": event.type,
-                "occurred_at": event.occurred_at,
-                "details": json.dumps(milestone.details, sort_keys=True),
-            }
-        )
+            batch.outbox.append(outbox_row(effect, pathway_id=touched.id, at=now))
+        batch.milestones.append(milestone_row(touched.id, event, milestone))
         batch.audit.append(
             {
                 "at": now,
@@ -551,19 +522,8 @@ class Intake:
     def _new_patient(self, batch: _Batch, pathway: _Pathway, event: PathwayEvent) -> None:
         if not isinstance(event, ReferralReceived):  # admit() guarantees a referral
             return
-        patient = event.data.patient
         pathway.patient_id = "PT-" + secrets.token_hex(8)
-        batch.patients.append(
-            {
-                "id": pathway.patient_id,
-                "nhs_number": patient.nhs_number,
-                "mrn": patient.mrn,
-                "given_name": patient.given_name,
-                "family_name": patient.family_name,
-                "date_of_birth": patient.date_of_birth,
-                "sex": patient.sex.value if patient.sex else None,
-            }
-        )
+        batch.patients.append(patient_row(pathway.patient_id, event))
 
     def _reject(
         self,
@@ -620,44 +580,28 @@ class Intake:
         new_rows = []
         updates = []
         for p in batch.touched.values():
-            values = pathway_values(p.view, updated_at=now)
             if p.is_new:
                 new_rows.append(
-                    {
-                        "id": p.id,
-                        "reference": p.reference,
-                        "patient_id": p.patient_id,
-                        "referred_at": p.view.referred_at,
-                        "ruleset": p.rules.label,
-                        "rules": p.rules.to_json(),
-                        "version": p.version,
-                        **values,
-                    }
+                    new_pathway_row(
+                        pathway_id=p.id,
+                        reference=p.reference,
+                        patient_id=p.patient_id,
+                        rules=p.rules,
+                        version=p.version,
+                        view=p.view,
+                        at=now,
+                    )
                 )
             else:
-                updates.append({"b_id": p.id, "version": p.version, **values})
-        if new_rows:
-            conn.execute(insert(PATHWAY), new_rows)
-        if updates:
-            columns = [name for name in updates[0] if name != "b_id"]
-            conn.execute(
-                update(PATHWAY)
-                .where(PATHWAY.c.id == bindparam("b_id"))
-                .values({name: bindparam(name) for name in columns}),
-                updates,
-            )
-        if batch.inbox:
-            conn.execute(insert(INBOX), batch.inbox)
-            conn.execute(insert(MILESTONE), batch.milestones)
+                updates.append(pathway_update(p.id, version=p.version, view=p.view, at=now))
+        write_pathways(conn, new_rows, updates)
+        write_events(conn, batch.inbox, batch.milestones)
         changes = []
         for p in batch.touched.values():
             before = batch.before[p.id]
             changes.append((p.id, () if before is None else before.clocks, p.view.clocks))
         sync_clocks(conn, changes)
-        # A breach report may already be owed, or be being queued right now: the deadline
-        # watch saw the clock run late. Its key is taken once, whoever is first.
-        inserted = insert_new(conn, OUTBOX, batch.outbox)
-        insert_new(conn, table("alert"), [a for a in batch.alerts if a["key"] in inserted])
+        write_effects(conn, batch.outbox, batch.alerts)
         new_rules = [p.rules.to_json() for p in batch.touched.values() if p.is_new]
         configuration = configuration_entries(conn, new_rules, at=now, run_id=self.run_id)
         append_audit(conn, [*configuration, *batch.audit])

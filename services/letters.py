@@ -1,7 +1,7 @@
 """Rendering letters: one Jinja2 environment, versioned templates, HTML, text and PDF, files on disk.
 
 The wording lives in ``templates/letters/<name>.html.j2`` and ``<name>.txt.j2`` (sharing the
-``_*.j2`` layouts); the values come from :func:`pathway.letters.letter_context`. The environment
+``_*.j2`` layouts); the values come from :func:`pathway.letter_context.letter_context`. The environment
 uses ``StrictUndefined``, so a missing value is an error, never a blank in a patient letter, and
 autoescapes the HTML templates, so a name like ``<script>`` prints as text. A template version is
 the hash of every source a letter is rendered from: the ``letter`` row records it and
@@ -20,31 +20,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import Connection, select
+from jinja2 import Environment
+from sqlalchemy import Connection
 
+from db.letters import find_letter, produced_hashes, template_sources_of
+
+# Re-exported: the command line (cordwatch/cli_letters.py) imports them from here.
+from db.letters import list_letters as list_letters
+from db.letters import load_facts as load_facts
 from db.private import private_folder, write_private
-from db.repository import get_pathway, list_events, table
 from pathway.clocks import ClockStatus
 from pathway.engine import evaluate
-from pathway.letters import (
-    BREACH_REPORT,
-    LETTERS,
-    Letterhead,
-    LetterNotApplicable,
-    LetterRequest,
-    PathwayFacts,
-    Recipient,
-    events_owing,
-    letter_context,
-)
-from pathway.ruleset import rules_from_json
+from pathway.errors import LetterNotApplicable
+from pathway.letter_context import Letterhead, PathwayFacts, letter_context
+from pathway.letters import BREACH_REPORT, LETTERS, LetterRequest, Recipient, events_owing
 from services.settings import Settings
+from services.templating import template_environment
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "letters"
-
-LETTER = table("letter")
-LETTER_TEMPLATE = table("letter_template")
 
 FORMATS = ("html", "txt", "pdf")
 
@@ -55,10 +48,6 @@ def letter_id(key: str) -> str:
     """``LT-7F3K2Q9B``: derived from the outbox key, so a retry rewrites the same files."""
     digest = hashlib.sha256(key.encode()).digest()
     return "LT-" + "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in digest[:8])
-
-
-def _autoescape(name: str | None) -> bool:
-    return name is not None and name.endswith(".html.j2")
 
 
 def paragraph(text: str, width: int = 76, indent: str = "") -> str:
@@ -75,16 +64,14 @@ def paragraph(text: str, width: int = 76, indent: str = "") -> str:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The one Jinja environment of letters: strict, and autoescaping its HTML templates."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        undefined=StrictUndefined,
-        autoescape=_autoescape,
+    return template_environment(
+        "letters",
+        html=True,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        filters={"para": paragraph},
     )
-    env.filters["para"] = paragraph
-    return env
 
 
 def template_sources(name: str) -> dict[str, str]:
@@ -192,13 +179,6 @@ def letterhead_from(settings: Settings) -> Letterhead:
     )
 
 
-def load_facts(conn: Connection, key: str) -> PathwayFacts:
-    """The facts of one pathway (by ``PW-`` id or referral reference) that letters draw on."""
-    row = get_pathway(conn, key)
-    events = list_events(conn, [row.id])[row.id]
-    return PathwayFacts(pathway_id=row.id, events=tuple(events), rules=rules_from_json(row.rules))
-
-
 def context_for(
     request: LetterRequest, facts: PathwayFacts, *, settings: Settings, produced_at: datetime
 ) -> dict[str, Any]:
@@ -268,76 +248,6 @@ def write_files(directory: Path, stem: str, rendered: RenderedLetter) -> dict[st
     return paths
 
 
-def list_letters(conn: Connection, pathway_id: str) -> list[dict[str, Any]]:
-    """Every letter of a pathway, produced or still owed, oldest first (ids and coded facts)."""
-    from db.repository import OUTBOX
-
-    produced = {
-        row.key: row
-        for row in conn.execute(
-            select(LETTER).where(LETTER.c.pathway_id == pathway_id).order_by(LETTER.c.produced_at)
-        )
-    }
-    found: list[dict[str, Any]] = []
-    outbox = conn.execute(
-        select(OUTBOX)
-        .where(OUTBOX.c.pathway_id == pathway_id)
-        .where(OUTBOX.c.kind == "letter")
-        .order_by(OUTBOX.c.id)
-    )
-    for row in outbox:
-        payload = json.loads(row.payload)
-        letter = produced.get(row.key)
-        result = json.loads(row.result) if row.result else {}
-        found.append(
-            {
-                "id": letter.id if letter is not None else None,
-                "letter": payload["letter"],
-                "recipient": payload["recipient"],
-                "event_id": payload.get("event_id"),
-                "clock_id": payload.get("clock_id"),
-                "status": row.status,
-                "attempts": row.attempts,
-                "template_version": letter.template_version if letter is not None else None,
-                "channel": letter.channel if letter is not None else None,
-                "produced_at": letter.produced_at.isoformat() if letter is not None else None,
-                "delivered_at": letter.delivered_at.isoformat()
-                if letter is not None and letter.delivered_at is not None
-                else None,
-                "files": {
-                    "html": letter.html_path,
-                    "pdf": letter.pdf_path,
-                    "txt": letter.text_path,
-                }
-                if letter is not None
-                else None,
-                "pdf_sha256": letter.pdf_sha256 if letter is not None else None,
-                "error": result.get("error"),
-                "services": result.get("services", {}),
-            }
-        )
-    return found
-
-
-def _produced_hashes(conn: Connection, pathway_id: str, ident: str) -> dict[str, Any] | None:
-    """The file hashes the hash-chained ``letter.produced`` audit entry recorded, if any."""
-    from db.repository import AUDIT
-
-    for details in conn.execute(
-        select(AUDIT.c.details)
-        .where(AUDIT.c.action == "letter.produced")
-        .where(AUDIT.c.pathway_id == pathway_id)
-        .order_by(AUDIT.c.id)
-    ).scalars():
-        try:
-            recorded = json.loads(details) if details else {}
-        except (TypeError, ValueError):
-            continue  # a damaged entry: `audit verify` reports it
-        if isinstance(recorded, dict) and recorded.get("letter_id") == ident:
-            return recorded
-    return None
-
-
 def letter_record(conn: Connection, ident: str) -> dict[str, Any] | None:
     """One letter as the audit needs it: its row, whether each file still matches the hash
     recorded when it was sent, and the sources of the template version that rendered it.
@@ -346,10 +256,10 @@ def letter_record(conn: Connection, ident: str) -> dict[str, Any] | None:
     (hash-chained, so it cannot be edited unnoticed) as well as in the letter row: editing a
     file and its row's hash together is still seen.
     """
-    row = conn.execute(select(LETTER).where(LETTER.c.id == ident)).first()
+    row = find_letter(conn, ident)
     if row is None:
         return None
-    produced = _produced_hashes(conn, row.pathway_id, row.id)
+    produced = produced_hashes(conn, row.pathway_id, row.id)
     files: dict[str, str] = {}
     for fmt, path_column, hash_column in (
         ("html", "html_path", "html_sha256"),
@@ -373,9 +283,7 @@ def letter_record(conn: Connection, ident: str) -> dict[str, Any] | None:
             )
         else:
             files[fmt] = "changed since it was sent"
-    sources = conn.execute(
-        select(LETTER_TEMPLATE.c.sources).where(LETTER_TEMPLATE.c.version == row.template_version)
-    ).scalar()
+    sources = template_sources_of(conn, row.template_version)
     record = {
         key: value.isoformat() if isinstance(value, datetime) else value
         for key, value in row._mapping.items()

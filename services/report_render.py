@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from db.private import create_private, private_folder
@@ -26,8 +26,8 @@ from pathway.alerts import CATEGORY_WORDS
 from pathway.report import CLOCK_MEASURES, STANDARDS, ClockFact, PerformanceReport, status_at
 from pathway.report_v2 import IN_HOURS_FROM, IN_HOURS_UNTIL, WEEKDAYS, Cell
 from services.audit_report import Timeline, TimelineClock
+from services.templating import template_environment
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATUS_COLOURS = {
     "met": "#2e7d32",
     "breached": "#c62828",
@@ -96,18 +96,13 @@ def due_text(clock: TimelineClock, timezone: str) -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        undefined=StrictUndefined,
-        autoescape=select_autoescape(
-            enabled_extensions=("html", "html.j2"), default_for_string=False
-        ),
+    # The whole templates tree: the report templates name theirs ``reports/...``.
+    return template_environment(
+        "",
+        html=True,
         keep_trailing_newline=True,
+        filters={"duration": duration, "percent": percent, "category": category},
     )
-    environment.filters["duration"] = duration
-    environment.filters["percent"] = percent
-    environment.filters["category"] = category
-    return environment
 
 
 def _pyplot() -> Any:

@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import apprise
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 from sqlalchemy import Connection, Engine, select, update
@@ -52,11 +52,9 @@ from pathway.alerts import (
 from pathway.ruleset import rules_from_json
 from pathway.safety import safety_alert_context, safety_event_of
 from services.settings import Settings, get_settings
+from services.templating import template_environment
 from services.watch import ALERT, breach_states, clock_instance, safety_acknowledged
 from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, deliverable
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "alerts"
-
 
 # Apprise logs request URLs (with their secrets) at debug level and hosts in its warnings.
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
@@ -65,12 +63,7 @@ logging.getLogger("apprise").setLevel(logging.CRITICAL)
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The one Jinja environment of alert texts (plain text: no autoescape)."""
-    return Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=False,
-    )
+    return template_environment("alerts", html=False, keep_trailing_newline=False)
 
 
 def render(name: str, context: dict[str, Any]) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from prefect import task
 
 from db.engine import engine_for, reading
 from db.errors import UnknownEvent
-from services.effects import InboxEntry, find_inbox_entries, mark_processed
+from db.inbox import InboxEntry, find_inbox_entries, mark_processed
 from services.settings import get_settings
 
 

@@ -33,20 +33,25 @@ from pathlib import Path
 from typing import Any
 
 import apprise
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
+from db.letters import (
+    find_letter_by_key,
+    insert_letter,
+    load_facts,
+    mark_letter,
+    record_template,
+)
 from db.repository import OUTBOX
-from pathway.letters import LETTERS, LetterNotApplicable, LetterRequest
+from pathway.errors import LetterNotApplicable
+from pathway.letters import LETTERS, LetterRequest
 from services.letters import (
-    LETTER,
-    LETTER_TEMPLATE,
     PdfRenderer,
     context_for,
     letter_id,
-    load_facts,
     render_letter,
     render_pdf,
     sha256,
@@ -106,9 +111,9 @@ def produce_letter(
 ) -> dict[str, Any]:
     """Render and store the letter of one outbox row, or return the one already produced."""
     with reading(engine) as conn:
-        existing = conn.execute(select(LETTER).where(LETTER.c.key == key)).first()
+        existing = find_letter_by_key(conn, key)
         if existing is not None:
-            return dict(existing._mapping)
+            return existing
         facts = load_facts(conn, payload["pathway_id"])
     request = LetterRequest.from_payload(payload)
     context = context_for(request, facts, settings=settings, produced_at=now)
@@ -144,7 +149,7 @@ def produce_letter(
     try:
         with transaction(engine) as conn:
             record_template(conn, version, request.name, sources, now)
-            conn.execute(insert(LETTER).values(**letter))
+            insert_letter(conn, letter)
             append_audit(
                 conn,
                 [
@@ -165,33 +170,11 @@ def produce_letter(
     except IntegrityError:
         # Another process produced it first (same key): theirs is the letter of record.
         with reading(engine) as conn:
-            won = conn.execute(select(LETTER).where(LETTER.c.key == key)).first()
+            won = find_letter_by_key(conn, key)
         if won is None:
             raise  # not a lost race for this letter: a real conflict, retried as a failure
-        return dict(won._mapping)
+        return won
     return letter
-
-
-def record_template(conn: Connection, version: str, name: str, sources: str, now: datetime) -> None:
-    """Keep the sources of a template version, once, inside the caller's transaction.
-
-    Letters of one template are produced concurrently (worker threads, several workers), so
-    two may both find the version new: the insert runs in a savepoint and a duplicate of the
-    version, which holds the same sources by construction, is simply the other one's record.
-    """
-    exists = select(LETTER_TEMPLATE.c.version).where(LETTER_TEMPLATE.c.version == version)
-    if conn.execute(exists).first() is not None:
-        return
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(LETTER_TEMPLATE).values(
-                    version=version, name=name, sources=sources, first_used_at=now
-                )
-            )
-    except IntegrityError:
-        if conn.execute(exists).first() is None:
-            raise
 
 
 def cover_note(letter: dict[str, Any], settings: Settings) -> tuple[str, str]:
@@ -247,10 +230,13 @@ def _finish(
             )
         )
         if letter is not None:
-            values: dict[str, Any] = {"status": status, "attempts": int(row["attempts"]) + 1}
-            if status == "sent":
-                values["delivered_at"] = now
-            conn.execute(update(LETTER).where(LETTER.c.id == letter["id"]).values(**values))
+            mark_letter(
+                conn,
+                letter["id"],
+                status=status,
+                attempts=int(row["attempts"]) + 1,
+                delivered_at=now if status == "sent" else None,
+            )
         if audit is not None:
             append_audit(conn, [audit])
 

@@ -9,19 +9,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from prefect import task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.events import emit_event
 
 from db.engine import engine_for, reading
+from db.inbox import InboxEntry
 from pathway.breaches import EXPLAIN_BREACH_DEPLOYMENT
 from pathway.display import markdown_text, safe_details
-from services.effects import InboxEntry
 from services.settings import get_settings
+from services.templating import template_environment
 from services.views import (
     BoardRow,
     UnexplainedBreach,
@@ -46,9 +46,6 @@ def _zone_name() -> str:
     return get_settings().timezone
 
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "artifacts"
-
-
 @lru_cache(maxsize=1)
 def artifact_templates() -> Environment:
     """The Jinja environment of the markdown artifacts.
@@ -57,15 +54,13 @@ def artifact_templates() -> Environment:
     (:func:`pathway.display.markdown_text`), so a ``|``, a newline or ``<script>`` in a value
     prints as text. ``StrictUndefined``: a missing value fails instead of publishing a blank.
     """
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        undefined=StrictUndefined,
-        autoescape=False,
+    return template_environment(
+        "artifacts",
+        html=False,
         trim_blocks=True,
         keep_trailing_newline=False,
+        filters={"md": markdown_text},
     )
-    environment.filters["md"] = markdown_text
-    return environment
 
 
 def render_artifact(name: str, **context: Any) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from pathway.effects import Effect, effects_of_event
 from pathway.engine import evaluate
 from pathway.events import PathwayEvent, parse_event
-from pathway.letters import Letterhead, PathwayFacts
+from pathway.letter_context import Letterhead, PathwayFacts
 from tests.conftest import RULES
 
 CANONICAL_FILE = Path(__file__).resolve().parent.parent / "data" / "letters_canonical.jsonl"

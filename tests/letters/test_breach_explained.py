@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from pathway.events import PathwayEvent, parse_event
-from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letters import LetterRequest, Recipient
 from services.letters import render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import (

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
-from services.letters import LETTER
+from db.letters import LETTER
 from tests.letters.canonical import CANONICAL_FILE, INTAKE_AT
 
 AS_OF = "2026-11-25T12:05:00+00:00"

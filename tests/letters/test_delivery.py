@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from db.letters import LETTER, LETTER_TEMPLATE
 from db.repository import AUDIT, OUTBOX
 from services.intake import Intake
-from services.letters import LETTER, LETTER_TEMPLATE
 from services.settings import get_settings
 from services.watch import run_watch
 from tasks.effects import run_pending_effects
@@ -254,7 +254,7 @@ def test_a_template_version_recorded_by_a_concurrent_letter_is_not_a_failure(
     from sqlalchemy import insert, text
 
     from db.engine import transaction
-    from tasks.letters import record_template
+    from db.letters import record_template
 
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers at BEGIN IMMEDIATE: the race cannot happen")

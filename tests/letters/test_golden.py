@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from pathway.letters import LETTERS, LetterRequest, letter_context
+from pathway.letter_context import letter_context
+from pathway.letters import LETTERS, LetterRequest
 from services.letters import TEMPLATES, render_letter
 from tests.letters.canonical import (
     GOLDEN,

@@ -24,7 +24,8 @@ import pytest
 from pathway.effects import Effect, effects_of_event
 from pathway.engine import evaluate
 from pathway.events import PathwayEvent, parse_event
-from pathway.letters import LetterRequest, PathwayFacts, letter_context
+from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letters import LetterRequest
 from services.letters import render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import GOLDEN, LETTERHEAD, PRODUCED_AT

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pathway.letters import LATE_LETTER_AFTER, LetterRequest, Recipient, letter_context
+from pathway.letter_context import letter_context
+from pathway.letters import LATE_LETTER_AFTER, LetterRequest, Recipient
 from tests.letters.canonical import LETTERHEAD, canonical_events, canonical_facts
 
 REFERRAL = canonical_events()[0]

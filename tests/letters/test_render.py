@@ -12,7 +12,8 @@ import pytest
 from jinja2 import UndefinedError
 
 from pathway.events import parse_event
-from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letters import LetterRequest, Recipient
 from services.letters import render_letter, template_version
 from tests.letters.canonical import (
     CANONICAL_FILE,

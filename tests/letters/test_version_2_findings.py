@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from pathway.events import parse_event
-from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letters import LetterRequest, Recipient
 from services.letters import render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import CANONICAL_FILE, LETTERHEAD, PRODUCED_AT

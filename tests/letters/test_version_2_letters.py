@@ -13,13 +13,8 @@ from typing import Any
 import pytest
 
 from pathway.events import parse_event
-from pathway.letters import (
-    LetterNotApplicable,
-    LetterRequest,
-    PathwayFacts,
-    Recipient,
-    letter_context,
-)
+from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letters import LetterNotApplicable, LetterRequest, Recipient
 from services.letters import preview_request, render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import LETTERHEAD, PRODUCED_AT

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +13,9 @@ from pathway.display import safe_details
 from pathway.effects import Effect, effects_of_event
 from pathway.engine import PathwayView
 from pathway.events import PathwayEvent
+from pathway.outbox import IntakeMoment
 from pathway.ruleset import ClockKind
-from tests.factories import T0, H, S, coordinator_contacted, mscc_referral, view_of
+from tests.factories import T0, H, S, mscc_referral, view_of
 
 DUE = T0 + 24 * H
 WARNINGS = (T0 + 12 * H, T0 + 18 * H)
@@ -107,26 +106,13 @@ def test_safe_details_keep_the_coded_closing_reason() -> None:
     assert safe_details("pathway.closed", {}) == {}
 
 
-@pytest.fixture
-def fresh_rules(monkeypatch: pytest.MonkeyPatch) -> list[pathway.effects.EffectRule]:
-    """An empty rule registry, not yet loaded; the module's own state is restored afterwards."""
-    rules: list[pathway.effects.EffectRule] = []
-    monkeypatch.setattr(pathway.effects, "EVENT_EFFECT_RULES", rules)
-    monkeypatch.setattr(pathway.effects, "_rules_loaded", [])
-    return rules
-
-
-def test_effects_come_from_every_registered_rule_in_order(
-    fresh_rules: list[pathway.effects.EffectRule], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(pathway.effects, "FEATURE_RULE_MODULES", ("pathway.display",))
-
+def test_effects_come_from_every_rule_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     def letters(
         pid: str,
         event: PathwayEvent,
         before: PathwayView | None,
         after: PathwayView,
-        moment: pathway.effects.IntakeMoment | None,
+        moment: IntakeMoment | None,
     ) -> list[Effect]:
         return [Effect("letter", f"letter:{pid}:{event.event_id}")]
 
@@ -135,11 +121,11 @@ def test_effects_come_from_every_registered_rule_in_order(
         event: PathwayEvent,
         before: PathwayView | None,
         after: PathwayView,
-        moment: pathway.effects.IntakeMoment | None,
+        moment: IntakeMoment | None,
     ) -> list[Effect]:
         return [Effect("alert", f"alert:{pid}", {"stage": after.stage.value})]
 
-    fresh_rules.extend([letters, alerts])
+    monkeypatch.setattr(pathway.effects, "EFFECT_RULES", (letters, alerts))
     referral = mscc_referral()
     after = view_of([referral])
 
@@ -150,40 +136,13 @@ def test_effects_come_from_every_registered_rule_in_order(
     assert effects[1].payload == {"stage": "awaiting_imaging"}
 
 
-def test_feature_modules_are_imported_once_and_absent_ones_skipped(
-    fresh_rules: list[pathway.effects.EffectRule], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(
-        pathway.effects, "FEATURE_RULE_MODULES", ("pathway.no_such_feature_module",)
-    )
-    event = coordinator_contacted(T0 + H)
-    after = view_of([mscc_referral(), event])
+def test_the_rules_are_letters_then_board_forms_then_safety_alerts() -> None:
+    """The outbox rows of one event are queued in this order, as before the tuple (issue 13)."""
+    from pathway.board import board_form_effects
+    from pathway.letters import letter_effects
+    from pathway.safety import safety_alerts
 
-    first = effects_of_event("PW-1", event, after, after)
-    second = effects_of_event("PW-1", event, after, after)
-
-    assert first == second == []
-    assert pathway.effects._rules_loaded == [True]
-
-
-def test_a_feature_module_with_a_broken_import_is_not_hidden(
-    fresh_rules: list[pathway.effects.EffectRule],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> None:
-    (tmp_path / "cordwatch_broken_feature.py").write_text(
-        "import cordwatch_missing_dependency  # noqa: F401\n", encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(pathway.effects, "FEATURE_RULE_MODULES", ("cordwatch_broken_feature",))
-    monkeypatch.delitem(sys.modules, "cordwatch_broken_feature", raising=False)
-    event = coordinator_contacted(T0 + H)
-    after = view_of([mscc_referral(), event])
-
-    with pytest.raises(ModuleNotFoundError) as missing:
-        effects_of_event("PW-1", event, after, after)
-
-    assert missing.value.name == "cordwatch_missing_dependency"
+    assert (letter_effects, board_form_effects, safety_alerts) == pathway.effects.EFFECT_RULES
 
 
 def test_markdown_text_escapes_what_would_format_or_break_a_cell() -> None:

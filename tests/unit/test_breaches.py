@@ -23,7 +23,8 @@ from pathway.breaches import (
 from pathway.clocks import ClockStatus
 from pathway.engine import evaluate
 from pathway.events import BreachReason, BreachStage, PathwayEvent
-from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
+from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letters import LetterRequest, Recipient
 from tests.conftest import NOW
 from tests.factories import (
     RULES,

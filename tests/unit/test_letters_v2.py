@@ -12,15 +12,13 @@ import pytest
 
 from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
 from pathway.events import PathwayEvent
+from pathway.letter_context import Letterhead, PathwayFacts, letter_context
 from pathway.letters import (
     LETTERS,
-    Letterhead,
     LetterNotApplicable,
     LetterRequest,
-    PathwayFacts,
     Recipient,
     events_owing,
-    letter_context,
     letter_key,
 )
 from pathway.ruleset import PinnedRules

@@ -12,7 +12,7 @@ import pytest
 
 from pathway.errors import EventRejected
 from pathway.events import ImagingReported
-from pathway.letters import levels_words
+from pathway.letter_context import levels_words
 from tests.factories import T0, envelope_json, parse
 
 
