@@ -7,7 +7,8 @@ crashes in between, an alert is queued once. The alert's outbox row and its ``al
 written in the same transaction as the decision, skipping keys another transaction (an intake
 deciding the same breach report) took meanwhile; delivery (tasks/alerts.py) comes after.
 
-The sweep is selective: it reads only running clocks whose ``next_alert_at`` has come, or has
+A sweep reads (db/watch.py, db/alerts.py), decides (:func:`pathway.sweep.plan_sweep`, pure) and
+writes what was decided, in that order and in one transaction. The sweep is selective: it reads only running clocks whose ``next_alert_at`` has come, or has
 not been computed yet (a clock the intake just inserted), and moves ``next_alert_at`` to the
 next moment each owes something. Over 100,000 quiet pathways it reads no clock at all.
 """

@@ -26,15 +26,23 @@ def _layer(path: Path) -> str:
     return path.relative_to(ROOT).as_posix().split("/")[0]
 
 
-def _imports(tree: ast.AST) -> set[str]:
-    """The project modules a file imports (absolute imports only: the project uses no others)."""
+def _imported_names(tree: ast.AST) -> set[str]:
+    """Every name a file imports, anywhere in it (a function-level import counts: it hides a
+    dependency, it does not remove one), and for ``from m import n`` also ``m.n`` (the module,
+    when ``n`` is one). Absolute imports only: the project uses no others."""
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-    return {name for name in found if name.split(".")[0] in PACKAGES}
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    """The project modules (and names in them) a file imports."""
+    return {name for name in _imported_names(tree) if name.split(".")[0] in PACKAGES}
 
 
 SOURCES = sorted(
@@ -83,16 +91,8 @@ MODULES = {_module_name(path): path for path in SOURCES}
 
 
 def _imported_modules(tree: ast.AST) -> set[str]:
-    """The project modules a file imports anywhere in it (a function-level import counts: it
-    hides a circle, it does not break one); ``from package import module`` names the module."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name in MODULES}
+    """The project modules a file imports (``from package import module`` names the module)."""
+    return {name for name in _imported_names(tree) if name in MODULES}
 
 
 def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
