@@ -8,9 +8,10 @@ written in the same transaction as the decision, skipping keys another transacti
 deciding the same breach report) took meanwhile; delivery (tasks/alerts.py) comes after.
 
 A sweep reads (db/watch.py, db/alerts.py), decides (:func:`pathway.sweep.plan_sweep`, pure) and
-writes what was decided, in that order and in one transaction. The sweep is selective: it reads only running clocks whose ``next_alert_at`` has come, or has
-not been computed yet (a clock the intake just inserted), and moves ``next_alert_at`` to the
-next moment each owes something. Over 100,000 quiet pathways it reads no clock at all.
+writes what was decided, in that order and in one transaction. The sweep is selective: it
+reads only running clocks whose ``next_alert_at`` has come, or has not been computed yet (a
+clock the intake just inserted), and moves ``next_alert_at`` to the next moment each owes
+something. Over 100,000 quiet pathways it reads no clock at all.
 """
 
 from __future__ import annotations
