@@ -17,6 +17,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -1011,6 +1012,23 @@ def parse_event(raw: str | bytes) -> PathwayEvent:
         # Raised outside this block: pydantic's error text repeats the input (NHS number,
         # names), and no traceback may carry it, not even as the exception's context.
         rejection = _rejection(err, decoded, event_id)
+    raise rejection
+
+
+def event_from_fields(fields: Mapping[str, Any]) -> PathwayEvent:
+    """Build an event cordwatch itself records (an acknowledgement typed at the command line,
+    a form's answer) from its fields, checked exactly as a line read by :func:`parse_event`,
+    without writing it to JSON and reading it back.
+
+    Raises:
+        EventRejected: as :func:`parse_event`, naming the offending field.
+    """
+    event_id = fields.get("event_id")
+    event_id = event_id if isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id) else None
+    try:
+        return _ADAPTER.validate_python(dict(fields))
+    except ValidationError as err:
+        rejection = _rejection(err, dict(fields), event_id)  # raised outside: see parse_event
     raise rejection
 
 

@@ -13,38 +13,41 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine
 
+from db.alerts import (
+    ALERT,
+    alert_values,
+    count_undelivered,
+    find_alert,
+    list_alert_rows,
+    mark_acknowledged,
+    pathway_reference,
+)
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
 from db.errors import UnknownAlert
-from db.repository import CLOCK, INBOX, OUTBOX, PATHWAY, insert_new
+from db.outbox import alert_outbox_values, is_queued
+from db.repository import OUTBOX, insert_new
+from db.watch import first_event_received_at
 from pathway.alerts import TAGS, AlertLevel, heartbeat_key, watch_is_dead
-from pathway.events import AlertAcknowledged, parse_event
+from pathway.events import AlertAcknowledged, event_from_fields
 from pathway.ruleset import PinnedRules
+from pathway.sweep import QueuedAlert
 from services.intake import Intake
-from services.watch import (
-    ALERT,
-    QueuedAlert,
-    alert_values,
-    last_sweep_at,
-    new_alert_id,
-    outbox_values,
-)
+from services.watch import last_sweep_at, new_alert_id
 
-
-def alert_references(conn: Connection, alert_ids: list[str]) -> dict[str, str | None]:
-    """The referral reference of each stored alert among ``alert_ids`` (None: not a
-    pathway's alert, e.g. a heartbeat). An id missing from the answer names no alert."""
-    if not alert_ids:
-        return {}
-    rows = conn.execute(
-        select(ALERT.c.id, PATHWAY.c.reference)
-        .select_from(ALERT)
-        .outerjoin(PATHWAY, PATHWAY.c.id == ALERT.c.pathway_id)
-        .where(ALERT.c.id.in_(alert_ids))
-    )
-    return {row.id: row.reference for row in rows}
+__all__ = [
+    "Acknowledgement",
+    "UnknownAlert",
+    "WatchPulse",
+    "acknowledge",
+    "count_undelivered",
+    "list_alerts",
+    "queue_heartbeat",
+    "watch_pulse",
+]
+"""``count_undelivered`` now lives in db/alerts.py; re-exported for services/views.py."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ def acknowledge(
         ValueError: the intake refused the event (the reason names the field).
     """
     with reading(engine) as conn:
-        alert = conn.execute(select(ALERT).where(ALERT.c.id == alert_id)).first()
+        alert = find_alert(conn, alert_id)
         if alert is None:
             raise UnknownAlert(alert_id)
         if alert.acknowledged_at is not None:
@@ -92,27 +95,21 @@ def acknowledge(
                 alert_id, alert.acknowledged_by, alert.acknowledged_at, False, alert.ack_event_id
             )
         reference = (
-            conn.execute(
-                select(PATHWAY.c.reference).where(PATHWAY.c.id == alert.pathway_id)
-            ).scalar()
-            if alert.pathway_id is not None
-            else None
+            pathway_reference(conn, alert.pathway_id) if alert.pathway_id is not None else None
         )
     event_id: str | None = None
     if reference is not None:
         event_id = f"ack-{alert_id}"
-        event = parse_event(
-            json.dumps(
-                {
-                    "event_id": event_id,
-                    "type": "alert.acknowledged",
-                    "pathway": reference,
-                    "occurred_at": now.isoformat(),
-                    "recorded_by": by,
-                    "source": source,
-                    "data": {"alert_id": alert_id, "by": by},
-                }
-            )
+        event = event_from_fields(
+            {
+                "event_id": event_id,
+                "type": "alert.acknowledged",
+                "pathway": reference,
+                "occurred_at": now,
+                "recorded_by": by,
+                "source": source,
+                "data": {"alert_id": alert_id, "by": by},
+            }
         )
         assert isinstance(event, AlertAcknowledged)
         intake = Intake(engine, new_pathway_rules=new_pathway_rules, mark_processed=True)
@@ -121,21 +118,7 @@ def acknowledge(
             rejection = result.rejected[0]
             raise ValueError(f"{rejection.field}: {rejection.reason}")
     with transaction(engine) as conn:
-        marked = conn.execute(
-            update(ALERT)
-            .where(ALERT.c.id == alert_id)
-            .where(ALERT.c.acknowledged_at.is_(None))
-            .values(acknowledged_at=now, acknowledged_by=by, ack_event_id=event_id)
-        ).rowcount
-        if marked and alert.clock_id is not None:
-            # Recompute the clock's next alert at the next sweep: nothing, once acknowledged.
-            conn.execute(
-                update(CLOCK)
-                .where(CLOCK.c.pathway_id == alert.pathway_id)
-                .where(CLOCK.c.clock_id == alert.clock_id)
-                .where(CLOCK.c.starts_at == alert.clock_starts_at)
-                .values(next_alert_at=None)
-            )
+        marked = mark_acknowledged(conn, alert, by=by, at=now, event_id=event_id)
         if marked:
             append_audit(
                 conn,
@@ -155,7 +138,7 @@ def acknowledge(
                     )
                 ],
             )
-    return Acknowledgement(alert_id, by, now, bool(marked), event_id)
+    return Acknowledgement(alert_id, by, now, marked, event_id)
 
 
 def list_alerts(
@@ -166,27 +149,8 @@ def list_alerts(
     ``pending`` keeps those not known delivered: pending, sending, undelivered and
     unconfirmed (a watch died while sending it; fallback was told).
     """
-    query = (
-        select(
-            ALERT,
-            OUTBOX.c.status,
-            OUTBOX.c.attempts,
-            OUTBOX.c.result,
-        )
-        .join(OUTBOX, OUTBOX.c.key == ALERT.c.key)
-        .order_by(ALERT.c.created_at.desc(), ALERT.c.id)
-    )
-    if pathway is not None:
-        pathway_id = conn.execute(
-            select(PATHWAY.c.id).where((PATHWAY.c.id == pathway) | (PATHWAY.c.reference == pathway))
-        ).scalar()
-        query = query.where(ALERT.c.pathway_id == (pathway_id or pathway))
-    if pending:
-        query = query.where(
-            OUTBOX.c.status.in_(["pending", "sending", "undelivered", "unconfirmed"])
-        )
     alerts = []
-    for row in conn.execute(query):
+    for row in list_alert_rows(conn, pathway=pathway, pending=pending):
         result = json.loads(row.result) if row.result else {}
         alerts.append(
             {
@@ -207,19 +171,6 @@ def list_alerts(
             }
         )
     return alerts
-
-
-def count_undelivered(conn: Connection, kind: str = "alert") -> dict[str, int]:
-    """Undelivered alerts (or letters) per pathway (for the coordinator board)."""
-    counts: dict[str, int] = {}
-    rows = conn.execute(
-        select(OUTBOX.c.pathway_id)
-        .where(OUTBOX.c.kind == kind)
-        .where(OUTBOX.c.status == "undelivered")
-    )
-    for (pathway_id,) in rows:
-        counts[pathway_id or "-"] = counts.get(pathway_id or "-", 0) + 1
-    return counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +200,7 @@ def watch_pulse(conn: Connection, *, at: datetime | None = None) -> WatchPulse:
     last = last_sweep_at(conn, at=at)
     if last is not None:
         return WatchPulse(last, None)
-    first: datetime | None = conn.execute(select(func.min(INBOX.c.received_at))).scalar()
-    return WatchPulse(None, first)
+    return WatchPulse(None, first_event_received_at(conn))
 
 
 def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> QueuedAlert | None:
@@ -268,7 +218,7 @@ def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> Qu
             return None
         last = pulse.last_sweep_at
         key = heartbeat_key(last)
-        if conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.key == key)).first() is not None:
+        if is_queued(conn, key):
             return None
         alert = QueuedAlert(
             key=key,
@@ -287,7 +237,7 @@ def queue_heartbeat(engine: Engine, *, now: datetime, interval: timedelta) -> Qu
             "first_event_received_at": first.isoformat() if first else None,
         }
         # Two checks at once (the deployment and `alerts check`) queue one heartbeat.
-        if not insert_new(conn, OUTBOX, [outbox_values(alert, at=now, extra=extra)]):
+        if not insert_new(conn, OUTBOX, [alert_outbox_values(alert, at=now, extra=extra)]):
             return None
         insert_new(conn, ALERT, [alert_values(alert, at=now, clock_starts_at=None)])
     return alert

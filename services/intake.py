@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from db.alerts import alert_references
 from db.audit import append_audit, clock_status_entries, configuration_entries
 from db.engine import transaction
 from db.intake import (
@@ -162,8 +163,6 @@ def refused_acknowledgements(
     meant to stop kept escalating, and the clinician would believe it acknowledged. The
     reason never names the other pathway.
     """
-    from services.alerts import alert_references  # the alerts feature (issue 4)
-
     acks = {
         e.event_id: e
         for e in events

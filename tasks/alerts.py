@@ -37,11 +37,27 @@ import apprise
 from jinja2 import Environment
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Row
 
+from db.alerts import (
+    breach_states,
+    clock_running,
+    find_alert_by_key,
+    pathway_rules,
+    safety_acknowledged,
+    update_alert,
+)
 from db.audit import append_audit, audit_entry
 from db.engine import reading, transaction
-from db.repository import CLOCK, OUTBOX, PATHWAY
+from db.outbox import (
+    cached_engine,
+    cancel,
+    claim,
+    finish,
+    list_deliverable,
+    save_result,
+    stored_result,
+)
 from pathway.alerts import (
     FALLBACK_TAG,
     HEARTBEAT_MISSED_SWEEPS,
@@ -49,12 +65,11 @@ from pathway.alerts import (
     ack_command,
     alert_context,
 )
-from pathway.ruleset import rules_from_json
+from pathway.recheck import alert_moot
 from pathway.safety import safety_alert_context, safety_event_of
+from pathway.sweep import clock_instance
 from services.settings import Settings, get_settings
 from services.templating import template_environment
-from services.watch import ALERT, breach_states, clock_instance, safety_acknowledged
-from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, deliverable
 
 # Apprise logs request URLs (with their secrets) at debug level and hosts in its warnings.
 logging.getLogger("apprise").setLevel(logging.CRITICAL)
@@ -176,11 +191,8 @@ async def send_all(
 
 
 def _zone_of(conn: Connection, pathway_id: str | None, settings: Settings) -> ZoneInfo:
-    if pathway_id is not None:
-        rules = conn.execute(select(PATHWAY.c.rules).where(PATHWAY.c.id == pathway_id)).scalar()
-        if rules is not None:
-            return rules_from_json(rules).zone
-    return ZoneInfo(settings.timezone)
+    rules = pathway_rules(conn, pathway_id) if pathway_id is not None else None
+    return rules.zone if rules is not None else ZoneInfo(settings.timezone)
 
 
 def _heartbeat_since(payload: dict[str, Any], zone: ZoneInfo) -> str:
@@ -241,42 +253,27 @@ def message_for(
     return render(level.value, context)
 
 
-RECHECKED = (AlertLevel.AT_RISK.value, AlertLevel.BREACH.value, AlertLevel.ESCALATION.value)
-"""Levels re-checked against their clock before each delivery (a heartbeat has no clock)."""
+class _StoredFacts:
+    """What :func:`pathway.recheck.alert_moot` asks of an alert, read from the database in the
+    delivery's transaction, each only when asked (the breach state heals acknowledgements)."""
 
+    def __init__(self, conn: Connection, alert: Row[Any]) -> None:
+        self._conn = conn
+        self._alert = alert
 
-def _moot(conn: Connection, alert: Any) -> str | None:
-    """Why a clock's alert no longer applies (clock stopped, pathway closed, breach acknowledged),
-    or a safety alert's escalation (the safety alert or one of its escalations acknowledged).
-    A safety alert itself is never cancelled: it reports an event that happened.
+    def safety_acknowledged(self) -> bool:
+        alert = self._alert
+        return safety_event_of(alert.key) in safety_acknowledged(self._conn, [alert.pathway_id])
 
-    A breach alert too: a watch beside a back-dated intake may see a clock running late that the
-    next batch stops on time (met) or excludes; paging BREACH for it would be false. A clock
-    that did stop late still owes governance its breach report letter (tasks/letters.py).
-    """
-    if alert.level not in RECHECKED:
-        return None
-    if alert.clock_id is None:  # the escalation of a safety alert: only acknowledgement stops it
-        acknowledged = safety_acknowledged(conn, [alert.pathway_id])
-        if safety_event_of(alert.key) in acknowledged:
-            return "the safety alert was acknowledged"
-        return None
-    clock = conn.execute(
-        select(CLOCK.c.status, PATHWAY.c.status.label("pathway_status"))
-        .join(PATHWAY, PATHWAY.c.id == CLOCK.c.pathway_id)
-        .where(CLOCK.c.pathway_id == alert.pathway_id)
-        .where(CLOCK.c.clock_id == alert.clock_id)
-        .where(CLOCK.c.starts_at == alert.clock_starts_at)
-    ).first()
-    if clock is None or clock.status != "running" or clock.pathway_status != "open":
-        return "the clock has stopped"
-    if alert.level == AlertLevel.ESCALATION.value:
-        breach = breach_states(conn, [alert.pathway_id]).get(
+    def clock_running(self) -> bool:
+        return clock_running(self._conn, self._alert)
+
+    def breach_acknowledged(self) -> bool:
+        alert = self._alert
+        breach = breach_states(self._conn, [alert.pathway_id]).get(
             clock_instance(alert.pathway_id, alert.clock_id, alert.clock_starts_at)
         )
-        if breach is not None and breach.acknowledged:
-            return "the breach was acknowledged"
-    return None
+        return breach is not None and breach.acknowledged
 
 
 def _audit(
@@ -341,7 +338,7 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
     engine = cached_engine(settings.url())
     payload = json.loads(row["payload"])
     with transaction(engine) as conn:
-        alert = conn.execute(select(ALERT).where(ALERT.c.key == row["key"])).first()
+        alert = find_alert_by_key(conn, row["key"])
         if alert is None:
             return str(row["status"])
         retried_already = row["attempts"] > 0 and row["updated_at"] >= now
@@ -349,23 +346,20 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
             return "pending"  # backing off: at most one attempt per watch
         if not claim(conn, row, now, lease=alert_lease(settings)):
             return "claimed"
-        reason = _moot(conn, alert)
+        reason = alert_moot(
+            alert.level, has_clock=alert.clock_id is not None, facts=_StoredFacts(conn, alert)
+        )
         if reason is not None:
-            conn.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == row["id"])
-                .values(status="cancelled", updated_at=now)
-            )
-            conn.execute(update(ALERT).where(ALERT.c.id == alert.id).values(note=reason))
+            cancel(conn, row["id"], now=now)
+            update_alert(conn, alert.id, note=reason)
             append_audit(
                 conn, [_audit("alert.cancelled", alert, now=now, reason=reason, details={})]
             )
             return "cancelled"
         zone = _zone_of(conn, alert.pathway_id, settings)
         # Read after the claim: a claimer that died may have written results since our read.
-        stored = conn.execute(select(OUTBOX.c.result).where(OUTBOX.c.id == row["id"])).scalar()
+        previous = stored_result(conn, row["id"])
     title, body = message_for(payload, zone=zone, now=now, settings=settings)
-    previous: dict[str, Any] = json.loads(stored) if stored else {}
     services: dict[str, Any] = previous.get("services", {})
     attempts = int(row["attempts"]) + 1
     _recover(services, now)
@@ -383,11 +377,7 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
 
     def save() -> None:
         with transaction(engine) as conn:
-            conn.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == row["id"])
-                .values(result=json.dumps({**previous, "services": services}, sort_keys=True))
-            )
+            save_result(conn, row["id"], {**previous, "services": services})
 
     def record(result: ServiceResult) -> None:
         state = "sent" if result.ok else "failed"
@@ -410,10 +400,10 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
     )
     unreported = [name for name in unconfirmed if not services[name].get("reported")]
     outcome: dict[str, Any] = {**previous, "services": services}
-    alert_values: dict[str, Any] = {}
+    delivered: dict[str, Any] = {}
     if not failed and not unreported:
         status = "unconfirmed" if unconfirmed else "sent"
-        alert_values["fallback_at" if unconfirmed else "delivered_at"] = now
+        delivered["fallback_at" if unconfirmed else "delivered_at"] = now
     elif attempts >= settings.alert_delivery_attempts:
         status = "undelivered"
         fallback_title, fallback_body = render(
@@ -427,23 +417,14 @@ async def deliver_alert(row: dict[str, Any], now: datetime) -> str:
             timeout=settings.alert_timeout_seconds,
         )
         outcome["fallback"] = {r.service: {**r.as_dict(), "at": now.isoformat()} for r in fallback}
-        alert_values["fallback_at"] = now
+        delivered["fallback_at"] = now
     else:
         status = "pending"
         backoff = settings.alert_retry_backoff_seconds * 2 ** (attempts - 1)
-        alert_values["next_attempt_at"] = now + timedelta(seconds=backoff)
+        delivered["next_attempt_at"] = now + timedelta(seconds=backoff)
     with transaction(engine) as conn:
-        conn.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == row["id"])
-            .values(
-                status=status,
-                attempts=attempts,
-                updated_at=now,
-                result=json.dumps(outcome, sort_keys=True),
-            )
-        )
-        conn.execute(update(ALERT).where(ALERT.c.id == alert.id).values(**alert_values))
+        finish(conn, row["id"], status=status, attempts=attempts, now=now, result=outcome)
+        update_alert(conn, alert.id, **delivered)
         if status != "pending":
             reasons = [f"failed: {', '.join(failed)}"] if failed else []
             if unconfirmed:
@@ -488,22 +469,13 @@ async def _report_unconfirmed(
         save()
 
 
-EFFECT_HANDLERS["alert"] = deliver_alert
-
-
 def deliverable_rows(
     engine: Engine, now: datetime, *, key_prefix: str = "alert:"
 ) -> list[dict[str, Any]]:
     """Alert outbox rows to try now: pending, or left ``sending`` by a process that died."""
-    query = (
-        select(OUTBOX)
-        .where(OUTBOX.c.kind == "alert")
-        .where(OUTBOX.c.key.startswith(key_prefix, autoescape=True))
-        .where(deliverable(now, lease=alert_lease(get_settings())))
-        .order_by(OUTBOX.c.id)
-    )
+    lease = alert_lease(get_settings())
     with reading(engine) as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        return list_deliverable(conn, now=now, lease=lease, kind="alert", key_prefix=key_prefix)
 
 
 async def deliver_pending_alerts(now: datetime, *, key_prefix: str = "alert:") -> dict[str, int]:

@@ -25,16 +25,14 @@ import httpx
 from prefect.deployments.flow_runs import arun_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.settings import get_current_settings
-from sqlalchemy import update
 
 from db.audit import append_audit, audit_entry
 from db.engine import engine_for, reading, transaction
-from db.repository import OUTBOX
-from pathway.board import BOARD_FORM, board_form_moot
+from db.outbox import claim, finish
+from pathway.board import board_form_moot
 from services.prefect_health import api_healthy
 from services.settings import get_settings
 from services.views import pathway_view
-from tasks.effects import EFFECT_HANDLERS, claim
 
 BOARD_DECISION = "board-decision/board-decision"
 
@@ -99,16 +97,7 @@ def _finish(
     payload = json.loads(row["payload"])
     engine = engine_for(get_settings().url())
     with transaction(engine) as conn:
-        conn.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == row["id"])
-            .values(
-                status=status,
-                attempts=attempts,
-                updated_at=now,
-                result=json.dumps(outcome, sort_keys=True),
-            )
-        )
+        finish(conn, row["id"], status=status, attempts=attempts, now=now, result=outcome)
         if action is not None:
             entry = audit_entry(
                 at=now,
@@ -204,6 +193,3 @@ def _failed(row: dict[str, Any], now: datetime, attempts: int, error: Exception)
         action="board_form.undelivered",
         reason=f"{error.__class__.__name__} after {attempts} attempts",
     )
-
-
-EFFECT_HANDLERS[BOARD_FORM] = deliver_board_form

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import apprise
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from db.audit import append_audit, audit_entry
@@ -45,7 +45,7 @@ from db.letters import (
     mark_letter,
     record_template,
 )
-from db.repository import OUTBOX
+from db.outbox import cached_engine, claim, finish, pending_rows
 from pathway.errors import LetterNotApplicable
 from pathway.letters import LETTERS, LetterRequest
 from services.letters import (
@@ -60,7 +60,6 @@ from services.letters import (
 )
 from services.settings import Settings, get_settings
 from tasks.alerts import services_for
-from tasks.effects import EFFECT_HANDLERS, cached_engine, claim, pending_rows
 
 EMAIL_TAG_PREFIX = "letters-"
 
@@ -219,15 +218,13 @@ def _finish(
     audit: dict[str, Any] | None,
 ) -> None:
     with transaction(engine) as conn:
-        conn.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == row["id"])
-            .values(
-                status=status,
-                attempts=int(row["attempts"]) + 1,
-                updated_at=now,
-                result=json.dumps(outcome, sort_keys=True),
-            )
+        finish(
+            conn,
+            row["id"],
+            status=status,
+            attempts=int(row["attempts"]) + 1,
+            now=now,
+            result=outcome,
         )
         if letter is not None:
             mark_letter(
@@ -329,8 +326,6 @@ async def deliver_letter(
     return status
 
 
-EFFECT_HANDLERS["letter"] = deliver_letter
-
 POOL_FROM = 8
 """Letters owed at once from which rendering moves to worker processes (each costs a second
 of imports to start, worth it only for a batch: a back-dated bulk intake, a restarted watch)."""
@@ -370,7 +365,7 @@ async def deliver_pending_letters(
             never holds the watch past its interval: alerts and the board come every interval.
     """
     settings = get_settings()
-    rows = pending_rows(pathway_id, {"letter"}, now=now)
+    rows = pending_rows(settings.url(), pathway_id, {"letter"}, now=now)
     processes = settings.letter_render_processes or os.cpu_count() or 1
     counts: dict[str, int] = {}
     started = time.monotonic()

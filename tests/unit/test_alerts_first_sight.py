@@ -1,8 +1,10 @@
 """What the watch sends for a clock it first sees late, and when a watch that never ran is dead.
 
-The sweep below mirrors ``services.watch.sweep`` for one clock, with no database: it reads the
-clock only when its ``next_alert_at`` has come, queues each owed alert whose (level, step) key is
-new, and moves ``next_alert_at``. The end-to-end versions are in tests/alerts.
+The sweeps below run ``pathway.sweep.plan_sweep`` (what ``services.watch.sweep`` decides with)
+for one clock, with no database: the clock is read only when its ``next_alert_at`` has come (the
+selective read of ``db.watch.due_clocks``), an owed alert is queued when its key is new (the
+outbox's unique key), the breach is raised at the sweep that queued it, and ``next_alert_at``
+moves as planned. The end-to-end versions are in tests/alerts.
 """
 
 from __future__ import annotations
@@ -12,51 +14,44 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pathway.alerts import (
-    HEARTBEAT_MISSED_SWEEPS,
-    AlertLevel,
-    alerts_due,
-    next_alert_at,
-    watch_is_dead,
-)
-from tests.factories import T0, H, S
+from pathway.alerts import HEARTBEAT_MISSED_SWEEPS, AlertLevel, alerts_due, watch_is_dead
+from pathway.sweep import BreachState, RunningClock, plan_sweep
+from tests.factories import RULES, T0, H, S
 
 M = timedelta(minutes=1)
 DUE = T0 + 4 * H  # an hour clock of 4 h (STEROID-MSCC): warnings at 50 % and 75 %
 WARNINGS = (T0 + 2 * H, T0 + 3 * H)
-EVERY = 30 * M
+CLOCK = RunningClock(
+    row_id=1,
+    pathway_id="PW-AAAAAA",
+    clock_id="STEROID-MSCC",
+    kind="hour",
+    starts_at=T0,
+    due_at=DUE,
+    warnings=WARNINGS,
+    category="suspected_mscc",
+    rules=RULES,  # escalation every 30 min
+)
 
 
 def _sent_by_sweeps_at(moments: Iterable[datetime]) -> list[tuple[str, int]]:
     """The (level, step) of every alert queued by sweeps at ``moments``, in order."""
+    queued: set[str] = set()
     sent: list[tuple[str, int]] = []
     next_at: datetime | None = None
-    raised: datetime | None = None
+    breach = BreachState()
     for at in moments:
         if next_at is not None and next_at > at:
             continue  # the selective sweep does not read this clock
-        for due in alerts_due(
-            kind="hour",
-            due_at=DUE,
-            warnings=WARNINGS,
-            running=True,
-            at=at,
-            escalate_every=EVERY,
-            breach_raised_at=raised,
-        ):
-            if (due.level.value, due.step) not in sent:
-                sent.append((due.level.value, due.step))
-        next_at = next_alert_at(
-            kind="hour",
-            due_at=DUE,
-            warnings=WARNINGS,
-            at=at,
-            escalate_every=EVERY,
-            breach_raised_at=raised,
-            acknowledged=False,
-        )
-        if raised is None and ("breach", 1) in sent:
-            raised = at
+        plan = plan_sweep([CLOCK], at=at, breaches={CLOCK.instance: breach})
+        for owed in plan.alerts:
+            if owed.key in queued:
+                continue
+            queued.add(owed.key)
+            sent.append((owed.level.value, owed.step))
+            if owed.level is AlertLevel.BREACH:
+                breach = BreachState(raised_at=at)
+        [(_, next_at)] = plan.moves
     return sent
 
 
