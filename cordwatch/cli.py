@@ -79,7 +79,7 @@ def _notify(engine: Engine, result: IntakeResult) -> None:
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url or not result.accepted_event_ids:
         return
-    from services.effects import find_inbox_entries
+    from db.inbox import find_inbox_entries
     from services.prefect_health import api_healthy
 
     if not api_healthy(api_url):

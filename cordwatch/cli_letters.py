@@ -35,8 +35,8 @@ def letters(
     """The letters of one pathway, oldest first: letter, recipient, status, attempts,
     template version, channel, files. Letters still owed show as pending."""
     from db.errors import UnknownPathway
+    from db.letters import list_letters
     from db.repository import get_pathway
-    from services.letters import list_letters
 
     engine = migrated_engine()
     with reading(engine) as conn:
@@ -95,8 +95,10 @@ def preview(
 ) -> None:
     """Render a letter of a pathway as it would be sent now, without recording or sending it."""
     from db.errors import UnknownPathway
-    from pathway.letters import LetterNotApplicable, Recipient
-    from services.letters import context_for, load_facts, preview_request, render_letter
+    from db.letters import load_facts
+    from pathway.errors import LetterNotApplicable
+    from pathway.letters import Recipient
+    from services.letters import context_for, preview_request, render_letter
 
     if to is not None and to not in {r.value for r in Recipient}:
         raise typer.BadParameter(

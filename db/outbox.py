@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from db.engine import engine_for, reading
 from db.repository import OUTBOX
-from pathway.effects import Effect
+from pathway.outbox import Effect
 from pathway.sweep import QueuedAlert
 
 SENDING_LEASE = timedelta(minutes=5)

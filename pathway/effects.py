@@ -12,12 +12,7 @@ from pathway.board import board_form_effects
 from pathway.engine import PathwayView
 from pathway.events import PathwayEvent
 from pathway.letters import letter_effects
-
-# The vocabulary of effects, importable from here as before the split (services/watch.py).
-from pathway.outbox import BACKFILL_GRACE as BACKFILL_GRACE
-from pathway.outbox import Effect as Effect
-from pathway.outbox import EffectRule as EffectRule
-from pathway.outbox import IntakeMoment as IntakeMoment
+from pathway.outbox import Effect, EffectRule, IntakeMoment
 from pathway.safety import safety_alerts
 
 EFFECT_RULES: tuple[EffectRule, ...] = (letter_effects, board_form_effects, safety_alerts)

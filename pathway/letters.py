@@ -25,9 +25,6 @@ from typing import Any
 
 from pathway.clocks import ClockStatus
 from pathway.engine import BIOPSY_GUARD, PathwayView, evaluate
-
-# Re-exported: the command line (cordwatch/cli_letters.py) imports it from here.
-from pathway.errors import LetterNotApplicable as LetterNotApplicable
 from pathway.events import PathwayEvent, Service, SpecialistReferred
 from pathway.outbox import Effect, IntakeMoment
 from pathway.ruleset import PinnedRules

@@ -25,8 +25,8 @@ from pathway.alerts import (
     escalation_interval,
     next_alert_at,
 )
-from pathway.effects import Effect
 from pathway.letters import breach_report_effect
+from pathway.outbox import Effect
 from pathway.ruleset import ClockKind, EscalationMinutes, PinnedRules
 from pathway.safety import SAFETY_ESCALATION_KIND, safety_escalation_key, safety_event_of
 

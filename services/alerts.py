@@ -18,7 +18,6 @@ from sqlalchemy import Connection, Engine
 from db.alerts import (
     ALERT,
     alert_values,
-    count_undelivered,
     find_alert,
     list_alert_rows,
     mark_acknowledged,
@@ -39,15 +38,12 @@ from services.watch import last_sweep_at, new_alert_id
 
 __all__ = [
     "Acknowledgement",
-    "UnknownAlert",
     "WatchPulse",
     "acknowledge",
-    "count_undelivered",
     "list_alerts",
     "queue_heartbeat",
     "watch_pulse",
 ]
-"""``count_undelivered`` now lives in db/alerts.py; re-exported for services/views.py."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,6 @@ from jinja2 import Environment
 from sqlalchemy import Connection
 
 from db.letters import find_letter, produced_hashes, template_sources_of
-
-# Re-exported: the command line (cordwatch/cli_letters.py) imports them from here.
-from db.letters import list_letters as list_letters
-from db.letters import load_facts as load_facts
 from db.private import private_folder, write_private
 from pathway.clocks import ClockStatus
 from pathway.engine import evaluate

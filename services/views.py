@@ -213,7 +213,7 @@ def board(conn: Connection, *, as_of: datetime) -> list[BoardRow]:
     A breached clock that is still running sorts first (its due time has passed). Pathways
     with no running clock (needs review, awaiting closure) come last.
     """
-    from services.alerts import count_undelivered  # alerts that reached no one (issue 4)
+    from db.alerts import count_undelivered
 
     undelivered = count_undelivered(conn)
     letters_undelivered = count_undelivered(conn, "letter")

@@ -25,25 +25,21 @@ from sqlalchemy import Connection, Engine
 
 from db.alerts import ALERT, alert_values, breach_states, open_safety_alerts, safety_acknowledged
 from db.engine import reading, rolled_back, transaction
+from db.inbox import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
 from db.outbox import alert_outbox_values, effect_values
 from db.repository import OUTBOX, existing_outbox_keys, insert_new
 from db.watch import (
-    WATCH_RUN,
     due_clocks,
     move_next_alerts,
     record_watch_run,
 )
 from db.watch import last_sweep_at as _last_sweep_at
-from pathway.effects import Effect
 from pathway.engine import INTAKE_SKEW
+from pathway.outbox import Effect
 from pathway.sweep import QueuedAlert, late_pathways, plan_sweep
-from services.effects import REDRIVE_GRACE, InboxEntry, list_unprocessed, mark_processed
 from services.settings import Settings
 
 __all__ = [
-    "ALERT",
-    "WATCH_RUN",
-    "QueuedAlert",
     "SweepResult",
     "WatchReport",
     "configured_escalation",
@@ -54,8 +50,6 @@ __all__ = [
     "run_watch",
     "sweep",
 ]
-"""``ALERT``, ``WATCH_RUN`` and ``QueuedAlert`` are re-exported for the callers of the time
-before db/alerts.py, db/watch.py and pathway/sweep.py held them (tests, benchmarks)."""
 
 _ID_ALPHABET = "23456789BCDFGHJKLMNPQRSTVWXZ"  # no vowels, no look-alikes: never spells a word
 

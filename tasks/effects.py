@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from db.outbox import SENDING_LEASE, cached_engine, claim, deliverable, pending_rows
+from db.outbox import pending_rows
 from services.settings import get_settings
 from tasks.alerts import deliver_alert
 from tasks.board_forms import deliver_board_form
@@ -20,15 +20,9 @@ from tasks.letters import deliver_letter
 
 __all__ = [
     "HANDLERS",
-    "SENDING_LEASE",
     "EffectHandler",
-    "cached_engine",
-    "claim",
-    "deliverable",
     "run_pending_effects",
 ]
-"""``SENDING_LEASE``, ``cached_engine``, ``claim`` and ``deliverable`` moved to db/outbox.py;
-re-exported here for the callers of the time before (cordwatch/serve.py)."""
 
 EffectHandler = Callable[[dict[str, Any], datetime], Awaitable[str]]
 """(outbox row as a dict, now) -> the row's new status."""

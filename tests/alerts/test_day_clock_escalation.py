@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from db.alerts import ALERT
 from db.repository import CLOCK, PATHWAY
 from services.intake import Intake
-from services.watch import ALERT
 from tests.alerts.conftest import Receivers, watch
 from tests.conftest import RULES
 from tests.db.test_intake import T0, envelope

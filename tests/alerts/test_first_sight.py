@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from services.watch import ALERT
+from db.alerts import ALERT
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.db.test_intake import T0
 

@@ -15,9 +15,11 @@ from sqlalchemy import Engine, func, insert, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
+from db.alerts import ALERT
 from db.repository import OUTBOX
+from db.watch import WATCH_RUN
 from services.alerts import queue_heartbeat
-from services.watch import ALERT, WATCH_RUN, run_watch
+from services.watch import run_watch
 from tests.alerts.conftest import Receivers, refer
 from tests.db.test_intake import T0
 

@@ -15,8 +15,8 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
+from db.alerts import ALERT
 from db.repository import OUTBOX
-from services.watch import ALERT
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.db.test_intake import T0
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
+from db.alerts import ALERT
 from db.repository import OUTBOX
-from services.watch import ALERT, run_watch
+from services.watch import run_watch
 from tasks.alerts import deliver_pending_alerts
 from tests.alerts.conftest import Receivers, refer
 from tests.alerts.receivers import JsonReceiver, wait_until

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
+from db.alerts import ALERT
 from db.repository import AUDIT, OUTBOX
 from services.views import board
-from services.watch import ALERT
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.alerts.receivers import wait_until
 from tests.db.test_intake import T0, envelope, pathway_lines

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from db.alerts import ALERT
 from db.repository import OUTBOX
 from pathway.alerts import AlertContext
 from pathway.safety import SafetyAlertContext
 from pathway.simulation import simulate_cohort
 from services.alerts import list_alerts
 from services.intake import Intake
-from services.watch import ALERT
 from tests.alerts.conftest import Receivers, watch
 from tests.alerts.receivers import wait_until
 from tests.conftest import RULES

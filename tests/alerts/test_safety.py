@@ -19,11 +19,12 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
+from db.alerts import ALERT
 from db.repository import AUDIT, OUTBOX, PATHWAY
 from pathway.ruleset import PinnedRules, pin_rules
 from services.intake import Intake, IntakeResult
 from services.views import pathway_view, show_json
-from services.watch import ALERT, run_watch
+from services.watch import run_watch
 from tasks.effects import run_pending_effects
 from tests.alerts.conftest import Receivers, watch
 from tests.alerts.receivers import wait_until

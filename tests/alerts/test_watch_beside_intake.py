@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
+from db.alerts import ALERT
 from db.engine import make_engine
 from db.repository import AUDIT, OUTBOX, PATHWAY
 from flows.deadline_watch import deliver_owed
 from pathway.letters import breach_report_key
 from services.intake import Intake
-from services.watch import ALERT, run_watch
+from services.watch import run_watch
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.conftest import RULES
 from tests.db.test_intake import T0, envelope, pathway_lines

@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pathway.effects import Effect, effects_of_event
+from pathway.effects import effects_of_event
 from pathway.engine import evaluate
 from pathway.events import PathwayEvent, parse_event
 from pathway.letter_context import Letterhead, PathwayFacts
+from pathway.outbox import Effect
 from tests.conftest import RULES
 
 CANONICAL_FILE = Path(__file__).resolve().parent.parent / "data" / "letters_canonical.jsonl"

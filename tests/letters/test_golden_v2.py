@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from pathway.effects import Effect, effects_of_event
+from pathway.effects import effects_of_event
 from pathway.engine import evaluate
 from pathway.events import PathwayEvent, parse_event
 from pathway.letter_context import PathwayFacts, letter_context
 from pathway.letters import LetterRequest
+from pathway.outbox import Effect
 from services.letters import render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import GOLDEN, LETTERHEAD, PRODUCED_AT

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from pathway.errors import LetterNotApplicable
 from pathway.events import parse_event
 from pathway.letter_context import PathwayFacts, letter_context
-from pathway.letters import LetterNotApplicable, LetterRequest, Recipient
+from pathway.letters import LetterRequest, Recipient
 from services.letters import render_letter
 from tests.conftest import RULES
 from tests.letters.canonical import CANONICAL_FILE, LETTERHEAD, PRODUCED_AT

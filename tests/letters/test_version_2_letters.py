@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from pathway.errors import LetterNotApplicable
 from pathway.events import parse_event
 from pathway.letter_context import PathwayFacts, letter_context
-from pathway.letters import LetterNotApplicable, LetterRequest, Recipient
+from pathway.letters import LetterRequest, Recipient
 from services.letters import preview_request, render_letter
 from tests.factories import RULES_V2
 from tests.letters.canonical import LETTERHEAD, PRODUCED_AT

@@ -10,10 +10,10 @@ import pytest
 import pathway.effects
 from pathway.alerts import AlertDue, AlertLevel, alert_key, alerts_due
 from pathway.display import safe_details
-from pathway.effects import Effect, effects_of_event
+from pathway.effects import effects_of_event
 from pathway.engine import PathwayView
 from pathway.events import PathwayEvent
-from pathway.outbox import IntakeMoment
+from pathway.outbox import Effect, IntakeMoment
 from pathway.ruleset import ClockKind
 from tests.factories import T0, H, S, mscc_referral, view_of
 

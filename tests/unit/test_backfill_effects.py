@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
+from pathway.effects import effects_of_event
+from pathway.outbox import BACKFILL_GRACE, IntakeMoment
 from tests.factories import T0, H, imaging_performed, mscc_referral, view_of
 
 REFERRAL = mscc_referral()  # at T0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathway.effects import Effect, effects_of_event
+from pathway.effects import effects_of_event
 from pathway.events import PathwayEvent
+from pathway.outbox import Effect
 from tests.factories import (
     T0,
     H,

@@ -10,17 +10,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
+from pathway.effects import effects_of_event
+from pathway.errors import LetterNotApplicable
 from pathway.events import PathwayEvent
 from pathway.letter_context import Letterhead, PathwayFacts, letter_context
-from pathway.letters import (
-    LETTERS,
-    LetterNotApplicable,
-    LetterRequest,
-    Recipient,
-    events_owing,
-    letter_key,
-)
+from pathway.letters import LETTERS, LetterRequest, Recipient, events_owing, letter_key
+from pathway.outbox import BACKFILL_GRACE, IntakeMoment
 from pathway.ruleset import PinnedRules
 from tests.factories import (
     RULES,

@@ -16,10 +16,11 @@ import pytest
 from pathway.alerts import AlertLevel, escalation_due, escalation_interval
 from pathway.clocks import ClockStatus
 from pathway.display import cautions, safe_details
-from pathway.effects import BACKFILL_GRACE, IntakeMoment, effects_of_event
+from pathway.effects import effects_of_event
 from pathway.engine import BIOPSY_GUARD, PathwayView, admit, evaluate
 from pathway.errors import EventRejected, RulesetError
 from pathway.events import BREACH_ROLL_UP, BreachReason, PathwayEvent
+from pathway.outbox import BACKFILL_GRACE, IntakeMoment
 from pathway.ruleset import PinnedRules, parse_ruleset, pin_rules
 from pathway.safety import (
     SAFETY_ESCALATION_KIND,
