@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, select
 
+from db.intake import update_pathways
 from db.repository import PATHWAY
 
 
@@ -59,12 +60,4 @@ def repin_pathways(conn: Connection, updates: list[dict[str, Any]]) -> None:
         conn: the batch's write transaction.
         updates: one dict per pathway: ``b_id`` (the pathway id) and the same columns in each.
     """
-    if not updates:
-        return
-    columns = [name for name in updates[0] if name != "b_id"]
-    conn.execute(
-        update(PATHWAY)
-        .where(PATHWAY.c.id == bindparam("b_id"))
-        .values({name: bindparam(name) for name in columns}),
-        updates,
-    )
+    update_pathways(conn, updates)

@@ -139,14 +139,21 @@ def write_pathways(
     """Insert new pathways and update changed ones, each in one executemany statement."""
     if new_rows:
         conn.execute(insert(PATHWAY), list(new_rows))
-    if updates:
-        columns = [name for name in updates[0] if name != "b_id"]
-        conn.execute(
-            update(PATHWAY)
-            .where(PATHWAY.c.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in columns}),
-            list(updates),
-        )
+    update_pathways(conn, updates)
+
+
+def update_pathways(conn: Connection, updates: Sequence[dict[str, Any]]) -> None:
+    """Update several pathways in one executemany: each dict holds ``b_id`` (the pathway id)
+    and the same columns (the intake's changed pathways, an adoption's re-pinned ones)."""
+    if not updates:
+        return
+    columns = [name for name in updates[0] if name != "b_id"]
+    conn.execute(
+        update(PATHWAY)
+        .where(PATHWAY.c.id == bindparam("b_id"))
+        .values({name: bindparam(name) for name in columns}),
+        list(updates),
+    )
 
 
 def write_events(

@@ -17,6 +17,7 @@ from db.views import (
     list_pathway_rows,
     list_primary_explanations,
 )
+from pathway.alerts import describe_delta
 from pathway.breaches import explains_breaches
 from pathway.breaches import unexplained_breaches as unexplained_in_view
 from pathway.clocks import ClockStatus, is_late
@@ -318,16 +319,8 @@ def unexplained_breaches(conn: Connection, *, as_of: datetime) -> list[Unexplain
     return sorted(found, key=lambda b: (b.breached_since, b.pathway_id, b.clock_id))
 
 
-def human_delta(delta: timedelta) -> str:
-    """``3 h 05 min left`` or ``overdue 2 d 4 h``: what a coordinator reads at a glance."""
-    seconds = int(delta.total_seconds())
-    overdue = seconds < 0
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes = rest // 60
-    text = f"{days} d {hours} h" if days else f"{hours} h {minutes:02d} min"
-    return f"overdue {text}" if overdue else f"{text} left"
+human_delta = describe_delta
+"""``3 h 05 min left`` or ``overdue 2 d 4 h``: the board's wording is the alerts' wording."""
 
 
 def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
