@@ -13,10 +13,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from sqlalchemy import Engine, select
+
+from db.repository import INBOX, OUTBOX
 from pathway.clocks import ClockStatus
 from pathway.engine import PathwayView, evaluate
 from pathway.events import PathwayEvent, ReferralReceived, parse_event
 from pathway.ruleset import PinnedRules, load_ruleset, pin_rules
+from services.intake import Intake
+from tests.conftest import NOW
+from tests.db.test_intake import envelope, pathway_lines
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 """A Monday in GMT, far from either clock change."""
@@ -329,3 +335,36 @@ def clocks_at(
             reason=clock.reason if stopped else None,
         )
     return seen
+
+
+# --- a listed pathway in the database (the board-form tests, with and without Prefect) ---------
+
+
+def listed_pathway(ref: str, prefix: str) -> list[str]:
+    """Referred at ``NOW - 30 h``, imaged, MSCC reported, then listed for the spinal MDT
+    (``<prefix>-6``, a meeting 4 h after ``NOW``): JSON lines for the intake."""
+    listing = {"meeting_at": (NOW + timedelta(hours=4)).isoformat(), "board": "spinal"}
+    return [
+        *pathway_lines(ref, NOW - 30 * H, prefix),
+        envelope(f"{prefix}-6", ref, "mdt.listed", NOW - 7 * H, listing),
+    ]
+
+
+def ingest_all(engine: Engine, lines: list[str]) -> None:
+    """Ingest ``lines`` at ``NOW`` on ruleset version 1, unprocessed (a flow's work), all accepted."""
+    intake = Intake(engine, new_pathway_rules=lambda: RULES, mark_processed=False)
+    assert intake.ingest_lines(enumerate(lines, 1), now=NOW).rejected == []
+
+
+def pathway_id_of(engine: Engine, event_id: str) -> str:
+    """The PW- id the intake gave the pathway of ``event_id``."""
+    with engine.connect() as conn:
+        query = select(INBOX.c.pathway_id).where(INBOX.c.event_id == event_id)
+        return str(conn.execute(query).scalar_one())
+
+
+def board_forms(engine: Engine) -> list[dict[str, Any]]:
+    """Every tumour-board form in the outbox, as rows."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(OUTBOX).where(OUTBOX.c.kind == "board_form"))
+        return [dict(row._mapping) for row in rows]

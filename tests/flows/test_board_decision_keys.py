@@ -9,40 +9,24 @@ running Prefect server still carries across a deploy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
 import flows.board_decision
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.repository import INBOX
 from flows.board_decision import BoardDecision, PlanChoice, board_decision
 from services.intake import Intake
-from services.settings import get_settings
 from tests.conftest import RULES
 from tests.db.test_intake import envelope, pathway_lines
 
 pytestmark = pytest.mark.prefect
 
 
-@pytest.fixture
-def flow_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'flows.db'}"
-    monkeypatch.setenv("CORDWATCH_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def test_a_board_decision_is_event_board_and_waits_under_its_listing_key(
-    flow_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    sqlite_only: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The flow reads the clock itself (the moment Submit is pressed): the pathway is recent.
     start = datetime.now(UTC) - timedelta(hours=30)
@@ -54,9 +38,9 @@ def test_a_board_decision_is_event_board_and_waits_under_its_listing_key(
             "k1-6", "REF-K1", "mdt.listed", listed_at, {"meeting_at": meeting, "board": "spinal"}
         ),
     ]
-    intake = Intake(flow_engine, new_pathway_rules=lambda: RULES, mark_processed=False)
+    intake = Intake(sqlite_only, new_pathway_rules=lambda: RULES, mark_processed=False)
     assert intake.ingest_lines(enumerate(lines, 1), now=datetime.now(UTC)).rejected == []
-    with flow_engine.connect() as conn:
+    with sqlite_only.connect() as conn:
         pathway_id = conn.execute(
             select(INBOX.c.pathway_id).where(INBOX.c.event_id == "k1-6")
         ).scalar_one()
@@ -84,7 +68,7 @@ def test_a_board_decision_is_event_board_and_waits_under_its_listing_key(
     assert waited["key"] == "board-decision-k1-6"
     assert result["event_id"] == "board-k1-6"
     assert notified == ["board-k1-6"]
-    with flow_engine.connect() as conn:
+    with sqlite_only.connect() as conn:
         stored = conn.execute(
             select(INBOX.c.type).where(INBOX.c.event_id == "board-k1-6")
         ).scalar_one()
