@@ -22,7 +22,6 @@ from pathway.events import PathwayEvent, ReferralReceived, parse_event
 from pathway.ruleset import PinnedRules, load_ruleset, pin_rules
 from services.intake import Intake
 from tests.conftest import NOW
-from tests.db.test_intake import envelope, pathway_lines
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 """A Monday in GMT, far from either clock change."""
@@ -335,6 +334,79 @@ def clocks_at(
             reason=clock.reason if stopped else None,
         )
     return seen
+
+
+# --- JSON lines for the intake (the database, alert and flow tests) --------------------------
+
+
+INTAKE_T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+"""The referral time of the intake tests' JSON lines (:func:`pathway_lines`)."""
+
+
+def envelope(event_id: str, ref: str, type_: str, at: datetime, data: dict[str, Any]) -> str:
+    """One event as the JSON line a feed sends (no source, no recorded_by)."""
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "pathway": ref,
+            "type": type_,
+            "occurred_at": at.isoformat(),
+            "data": data,
+        }
+    )
+
+
+def referral_line(event_id: str, ref: str, at: datetime, *, nhs: str = "9434765919") -> str:
+    """A suspected-MSCC referral (known cancer, limb weakness) as a JSON line."""
+    return envelope(
+        event_id,
+        ref,
+        "referral.received",
+        at,
+        {
+            "patient": {
+                "nhs_number": nhs,
+                "given_name": "Canary",
+                "family_name": "Testpatient",
+                "date_of_birth": "1951-02-03",
+            },
+            "referrer": {"name": "Dr Who", "organisation": "GP practice"},
+            "cancer_status": "known",
+            "pain_features": [],
+            "neuro_features": ["limb_weakness"],
+        },
+    )
+
+
+def pathway_lines(ref: str, start: datetime, prefix: str) -> list[str]:
+    """Referral, coordinator contact, steroids, MRI and an MSCC report (``<prefix>-1`` to ``-5``)."""
+    return [
+        referral_line(f"{prefix}-1", ref, start),
+        envelope(
+            f"{prefix}-2",
+            ref,
+            "coordinator.contacted",
+            start + timedelta(minutes=20),
+            {"coordinator": "Sam"},
+        ),
+        envelope(
+            f"{prefix}-3",
+            ref,
+            "steroids.started",
+            start + timedelta(hours=1),
+            {"drug": "dexamethasone", "dose_mg": 16},
+        ),
+        envelope(
+            f"{prefix}-4",
+            ref,
+            "imaging.performed",
+            start + timedelta(hours=20),
+            {"modality": "mri_whole_spine"},
+        ),
+        envelope(
+            f"{prefix}-5", ref, "imaging.reported", start + timedelta(hours=22), {"finding": "mscc"}
+        ),
+    ]
 
 
 # --- a listed pathway in the database (the board-form tests, with and without Prefect) ---------

@@ -14,7 +14,7 @@ from cordwatch.cli import app
 from db.repository import INBOX
 from services.watch import ALERT, run_watch
 from tests.alerts.conftest import refer
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

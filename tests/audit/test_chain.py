@@ -27,7 +27,8 @@ from db.migrate import upgrade
 from db.repository import AUDIT
 from services.intake import Intake
 from tests.conftest import NOW
-from tests.db.test_intake import T0, pathway_lines
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import pathway_lines
 
 runner = CliRunner()
 

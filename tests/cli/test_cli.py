@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cordwatch.cli import app
 from tests.conftest import NOW
-from tests.db.test_intake import pathway_lines
+from tests.factories import pathway_lines
 
 COMMANDS = [[], ["db"], ["db", "upgrade"], ["ingest"], ["record"], ["show"], ["board"], ["simulate"],
             ["demo"], ["serve"], ["watch"]]  # fmt: skip

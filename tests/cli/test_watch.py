@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cordwatch.cli import app
 from services.intake import Intake
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import pathway_lines
+from tests.factories import pathway_lines
 
 T0 = NOW - timedelta(hours=3)
 

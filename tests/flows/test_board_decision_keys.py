@@ -20,7 +20,7 @@ from db.repository import INBOX
 from flows.board_decision import BoardDecision, PlanChoice, board_decision
 from services.intake import Intake
 from tests.conftest import RULES
-from tests.db.test_intake import envelope, pathway_lines
+from tests.factories import envelope, pathway_lines
 
 pytestmark = pytest.mark.prefect
 

@@ -31,16 +31,17 @@ from pathway.events import parse_event
 from services.intake import Intake
 from services.views import pathway_view, unexplained_breaches
 from tests.conftest import NOW
-from tests.db.test_intake import envelope, referral
 from tests.factories import (
     RULES,
     RULES_V2,
     T0,
     H,
     breach_explained,
+    envelope,
     imaging_performed,
     mscc_referral,
 )
+from tests.factories import referral_line as referral
 
 START = NOW - timedelta(hours=40)
 

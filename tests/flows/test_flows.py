@@ -19,7 +19,7 @@ from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from services.intake import Intake
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import pathway_lines
+from tests.factories import pathway_lines
 
 pytestmark = pytest.mark.prefect
 
