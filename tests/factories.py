@@ -9,10 +9,12 @@ deterministic and unique unless a test records two events of one type at one ins
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import pytest
 from sqlalchemy import Engine, select
 
 from db.repository import INBOX, OUTBOX
@@ -440,3 +442,9 @@ def board_forms(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(OUTBOX).where(OUTBOX.c.kind == "board_form"))
         return [dict(row._mapping) for row in rows]
+
+
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="poppler-utils (installed by .ci/setup) is missing"
+)
+"""Skips a test that reads a PDF back as text when poppler's ``pdftotext`` is not installed."""

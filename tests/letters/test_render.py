@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -14,15 +13,12 @@ from jinja2 import UndefinedError
 from pathway.events import parse_event
 from pathway.letters import LetterRequest, PathwayFacts, Recipient, letter_context
 from services.letters import render_letter, template_version
+from tests.factories import needs_poppler
 from tests.letters.canonical import (
     CANONICAL_FILE,
     LETTERHEAD,
     PRODUCED_AT,
     canonical_facts,
-)
-
-needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftotext") is None, reason="poppler-utils (installed by .ci/setup) is missing"
 )
 
 

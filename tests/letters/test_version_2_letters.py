@@ -21,10 +21,9 @@ from pathway.letters import (
     letter_context,
 )
 from services.letters import preview_request, render_letter
-from tests.factories import RULES_V2
+from tests.factories import RULES_V2, needs_poppler
 from tests.letters.canonical import LETTERHEAD, PRODUCED_AT
 from tests.letters.test_golden_v2 import CASES, DATA, events_of, facts_of
-from tests.letters.test_render import needs_poppler
 
 SARCOMA = [json.loads(line) for line in (DATA / "letters_canonical_v2_sarcoma.jsonl").open()]
 
