@@ -35,7 +35,7 @@ from services.settings import get_settings
 from tests.conftest import NOW, RULES
 from tests.factories import envelope
 from tests.factories import referral_line as referral
-from tests.flows.test_privacy import everything_prefect_holds, identifiers
+from tests.flows.conftest import everything_prefect_holds, identifiers
 
 pytestmark = pytest.mark.prefect
 
