@@ -9,14 +9,21 @@ deterministic and unique unless a test records two events of one type at one ins
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import pytest
+from sqlalchemy import Engine, select
+
+from db.repository import INBOX, OUTBOX
 from pathway.clocks import ClockStatus
 from pathway.engine import PathwayView, evaluate
 from pathway.events import PathwayEvent, ReferralReceived, parse_event
 from pathway.ruleset import PinnedRules, load_ruleset, pin_rules
+from services.intake import Intake
+from tests.conftest import NOW
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 """A Monday in GMT, far from either clock change."""
@@ -329,3 +336,115 @@ def clocks_at(
             reason=clock.reason if stopped else None,
         )
     return seen
+
+
+# --- JSON lines for the intake (the database, alert and flow tests) --------------------------
+
+
+INTAKE_T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+"""The referral time of the intake tests' JSON lines (:func:`pathway_lines`)."""
+
+
+def envelope(event_id: str, ref: str, type_: str, at: datetime, data: dict[str, Any]) -> str:
+    """One event as the JSON line a feed sends (no source, no recorded_by)."""
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "pathway": ref,
+            "type": type_,
+            "occurred_at": at.isoformat(),
+            "data": data,
+        }
+    )
+
+
+def referral_line(event_id: str, ref: str, at: datetime, *, nhs: str = "9434765919") -> str:
+    """A suspected-MSCC referral (known cancer, limb weakness) as a JSON line."""
+    return envelope(
+        event_id,
+        ref,
+        "referral.received",
+        at,
+        {
+            "patient": {
+                "nhs_number": nhs,
+                "given_name": "Canary",
+                "family_name": "Testpatient",
+                "date_of_birth": "1951-02-03",
+            },
+            "referrer": {"name": "Dr Who", "organisation": "GP practice"},
+            "cancer_status": "known",
+            "pain_features": [],
+            "neuro_features": ["limb_weakness"],
+        },
+    )
+
+
+def pathway_lines(ref: str, start: datetime, prefix: str) -> list[str]:
+    """Referral, coordinator contact, steroids, MRI and an MSCC report (``<prefix>-1`` to ``-5``)."""
+    return [
+        referral_line(f"{prefix}-1", ref, start),
+        envelope(
+            f"{prefix}-2",
+            ref,
+            "coordinator.contacted",
+            start + timedelta(minutes=20),
+            {"coordinator": "Sam"},
+        ),
+        envelope(
+            f"{prefix}-3",
+            ref,
+            "steroids.started",
+            start + timedelta(hours=1),
+            {"drug": "dexamethasone", "dose_mg": 16},
+        ),
+        envelope(
+            f"{prefix}-4",
+            ref,
+            "imaging.performed",
+            start + timedelta(hours=20),
+            {"modality": "mri_whole_spine"},
+        ),
+        envelope(
+            f"{prefix}-5", ref, "imaging.reported", start + timedelta(hours=22), {"finding": "mscc"}
+        ),
+    ]
+
+
+# --- a listed pathway in the database (the board-form tests, with and without Prefect) ---------
+
+
+def listed_pathway(ref: str, prefix: str) -> list[str]:
+    """Referred at ``NOW - 30 h``, imaged, MSCC reported, then listed for the spinal MDT
+    (``<prefix>-6``, a meeting 4 h after ``NOW``): JSON lines for the intake."""
+    listing = {"meeting_at": (NOW + timedelta(hours=4)).isoformat(), "board": "spinal"}
+    return [
+        *pathway_lines(ref, NOW - 30 * H, prefix),
+        envelope(f"{prefix}-6", ref, "mdt.listed", NOW - 7 * H, listing),
+    ]
+
+
+def ingest_all(engine: Engine, lines: list[str]) -> None:
+    """Ingest ``lines`` at ``NOW`` on ruleset version 1, unprocessed (a flow's work), all accepted."""
+    intake = Intake(engine, new_pathway_rules=lambda: RULES, mark_processed=False)
+    assert intake.ingest_lines(enumerate(lines, 1), now=NOW).rejected == []
+
+
+def pathway_id_of(engine: Engine, event_id: str) -> str:
+    """The PW- id the intake gave the pathway of ``event_id``."""
+    with engine.connect() as conn:
+        query = select(INBOX.c.pathway_id).where(INBOX.c.event_id == event_id)
+        return str(conn.execute(query).scalar_one())
+
+
+def board_forms(engine: Engine) -> list[dict[str, Any]]:
+    """Every tumour-board form in the outbox, as rows."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(OUTBOX).where(OUTBOX.c.kind == "board_form"))
+        return [dict(row._mapping) for row in rows]
+
+
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="poppler-utils (installed by .ci/setup) is missing"
+)
+"""Skips a test that reads a PDF back as text when poppler's ``pdftotext`` is not installed."""

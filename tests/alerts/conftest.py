@@ -18,7 +18,8 @@ from services.watch import WatchReport, run_watch
 from tasks.alerts import deliver_pending_alerts
 from tests.alerts.receivers import JsonReceiver, SmtpReceiver, free_port
 from tests.conftest import RULES
-from tests.db.test_intake import T0, pathway_lines
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import pathway_lines
 
 
 @dataclass

@@ -17,7 +17,8 @@ from db.repository import CLOCK, PATHWAY
 from services.intake import Intake
 from tests.alerts.conftest import Receivers, watch
 from tests.conftest import RULES
-from tests.db.test_intake import T0, envelope
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import envelope
 
 M = timedelta(minutes=1)
 D = timedelta(days=1)

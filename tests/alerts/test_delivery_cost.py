@@ -19,7 +19,7 @@ from services.watch import run_watch
 from tasks.alerts import deliver_pending_alerts
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.alerts.receivers import JsonReceiver
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 BREACHED = T0 + timedelta(hours=4, minutes=1)
 """STEROID-MSCC (4 h from the referral at T0) has breached: a breach alert is owed."""

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from db.alerts import ALERT
 from tests.alerts.conftest import Receivers, refer, watch
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

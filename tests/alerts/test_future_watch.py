@@ -21,7 +21,7 @@ from db.watch import WATCH_RUN
 from services.alerts import queue_heartbeat
 from services.watch import run_watch
 from tests.alerts.conftest import Receivers, refer
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 H = timedelta(hours=1)
 FUTURE = datetime(2099, 1, 4, 9, 0, tzinfo=UTC)

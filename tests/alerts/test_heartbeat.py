@@ -18,7 +18,7 @@ from cordwatch.cli import app
 from db.alerts import ALERT
 from db.repository import OUTBOX
 from tests.alerts.conftest import Receivers, refer, watch
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 M = timedelta(minutes=1)
 D = timedelta(days=1)

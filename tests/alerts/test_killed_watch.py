@@ -25,7 +25,7 @@ from services.watch import run_watch
 from tasks.alerts import deliver_pending_alerts
 from tests.alerts.conftest import Receivers, refer
 from tests.alerts.receivers import JsonReceiver, wait_until
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 ROOT = Path(__file__).resolve().parents[2]
 CORDWATCH = ROOT / ".venv" / "bin" / "cordwatch"

@@ -18,7 +18,8 @@ from db.repository import AUDIT, OUTBOX
 from services.views import board
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.alerts.receivers import wait_until
-from tests.db.test_intake import T0, envelope, pathway_lines
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import envelope, pathway_lines
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

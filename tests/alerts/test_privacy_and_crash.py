@@ -24,7 +24,8 @@ from services.intake import Intake
 from tests.alerts.conftest import Receivers, watch
 from tests.alerts.receivers import wait_until
 from tests.conftest import RULES
-from tests.db.test_intake import T0, pathway_lines
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import pathway_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 

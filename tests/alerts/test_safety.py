@@ -29,8 +29,9 @@ from tasks.effects import run_pending_effects
 from tests.alerts.conftest import Receivers, watch
 from tests.alerts.receivers import wait_until
 from tests.conftest import RULES
-from tests.db.test_intake import T0, envelope, referral
-from tests.factories import RULES_V2
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import RULES_V2, envelope
+from tests.factories import referral_line as referral
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

@@ -20,7 +20,8 @@ from services.intake import Intake
 from services.watch import run_watch
 from tests.alerts.conftest import Receivers, refer, watch
 from tests.conftest import RULES
-from tests.db.test_intake import T0, envelope, pathway_lines
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import envelope, pathway_lines
 
 BREACHED = T0 + timedelta(hours=4, minutes=1)
 """STEROID-MSCC (4 h from the referral at T0) has breached: a breach alert is owed."""

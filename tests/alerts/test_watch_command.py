@@ -16,7 +16,7 @@ from cordwatch.cli import app
 from db.repository import OUTBOX
 from services.settings import get_settings
 from tests.alerts.conftest import Receivers, refer
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)

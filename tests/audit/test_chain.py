@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
@@ -25,39 +22,10 @@ from db.audit import AUDIT_HEAD, append_audit, audit_entry, entry_hash, verify_c
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.repository import AUDIT
-from services.intake import Intake
+from tests.audit.conftest import as_attacker, verify
 from tests.conftest import NOW
-from tests.db.test_intake import T0, pathway_lines
 
 runner = CliRunner()
-
-
-@contextmanager
-def as_attacker(engine: Engine) -> Iterator[Connection]:
-    """A transaction in which the append-only triggers do not fire."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        else:
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_update"))
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_delete"))
-            conn.execute(text("DROP TRIGGER IF EXISTS audit_entry_no_replace"))
-        yield conn
-
-
-@pytest.fixture
-def trail(engine: Engine, intake: Intake) -> int:
-    """Two referred pathways after the genesis entry: 1 configuration entry, 10 events, 6 clock
-    stops = 18 entries."""
-    lines = pathway_lines("REF-1", T0, "a") + pathway_lines("REF-2", T0, "b")
-    intake.ingest_lines(enumerate(lines, 1), now=NOW)
-    with engine.connect() as conn:
-        return len(conn.execute(select(AUDIT.c.id)).all())
-
-
-def verify(engine: Engine) -> tuple[int, dict[str, Any]]:
-    result = runner.invoke(app, ["audit", "verify", "--json"])
-    return result.exit_code, json.loads(result.stdout)
 
 
 def test_an_untouched_chain_verifies(engine: Engine, trail: int) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from db.audit import AUDIT_HEAD, GENESIS_ACTION, create_append_only_triggers
 from db.repository import AUDIT
-from tests.audit.test_chain import as_attacker, trail, verify  # noqa: F401  (fixture)
+from tests.audit.conftest import as_attacker, verify
 
 pytestmark = pytest.mark.usefixtures("restore_triggers")
 
@@ -56,7 +56,7 @@ def test_a_fresh_database_starts_with_a_genesis_entry(engine: Engine) -> None:
     assert (code, report["ok"], report["missing_triggers"]) == (0, True, [])
 
 
-def test_an_emptied_trail_without_its_head_is_reported(engine: Engine, trail: int) -> None:  # noqa: F811
+def test_an_emptied_trail_without_its_head_is_reported(engine: Engine, trail: int) -> None:
     with as_attacker(engine) as conn:
         conn.execute(AUDIT.delete())
         conn.execute(AUDIT_HEAD.delete())
@@ -68,7 +68,7 @@ def test_an_emptied_trail_without_its_head_is_reported(engine: Engine, trail: in
     assert "head" in report["problem"]["explanation"]
 
 
-def test_an_emptied_trail_with_its_head_reset_is_reported(engine: Engine, trail: int) -> None:  # noqa: F811
+def test_an_emptied_trail_with_its_head_reset_is_reported(engine: Engine, trail: int) -> None:
     with as_attacker(engine) as conn:
         conn.execute(AUDIT.delete())
         conn.execute(update(AUDIT_HEAD).values(last_id=0, last_hash="0" * 64))
@@ -79,7 +79,7 @@ def test_an_emptied_trail_with_its_head_reset_is_reported(engine: Engine, trail:
     assert "genesis" in report["problem"]["explanation"]
 
 
-def test_replacing_an_entry_is_refused(engine: Engine, trail: int) -> None:  # noqa: F811
+def test_replacing_an_entry_is_refused(engine: Engine, trail: int) -> None:
     with engine.connect() as conn:
         row = conn.execute(select(AUDIT).where(AUDIT.c.id == 3)).one()
     values = {**row._asdict(), "reason": "rewritten"}
@@ -99,7 +99,7 @@ def test_replacing_an_entry_is_refused(engine: Engine, trail: int) -> None:  # n
     assert verify(engine)[0] == 0
 
 
-def test_a_value_of_the_wrong_type_is_reported_not_a_crash(engine: Engine, trail: int) -> None:  # noqa: F811
+def test_a_value_of_the_wrong_type_is_reported_not_a_crash(engine: Engine, trail: int) -> None:
     with as_attacker(engine) as conn:
         if conn.dialect.name == "sqlite":
             conn.execute(text("UPDATE audit_entry SET reason = X'00ff' WHERE id = 4"))
@@ -119,7 +119,7 @@ def test_a_value_of_the_wrong_type_is_reported_not_a_crash(engine: Engine, trail
     assert "reason" in report["problem"]["explanation"]
 
 
-def test_a_dropped_or_disabled_trigger_is_reported(engine: Engine, trail: int) -> None:  # noqa: F811
+def test_a_dropped_or_disabled_trigger_is_reported(engine: Engine, trail: int) -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.execute(text("DROP TRIGGER audit_entry_no_delete"))
@@ -136,7 +136,7 @@ def test_a_dropped_or_disabled_trigger_is_reported(engine: Engine, trail: int) -
     assert report["problem"] is None  # the entries themselves are intact
 
 
-def test_two_swapped_entries_name_the_first_of_them(engine: Engine, trail: int) -> None:  # noqa: F811
+def test_two_swapped_entries_name_the_first_of_them(engine: Engine, trail: int) -> None:
     with as_attacker(engine) as conn:
         conn.execute(update(AUDIT).where(AUDIT.c.id == 5).values(id=-5))
         conn.execute(update(AUDIT).where(AUDIT.c.id == 6).values(id=5))
@@ -148,7 +148,7 @@ def test_two_swapped_entries_name_the_first_of_them(engine: Engine, trail: int) 
     assert report["problem"]["entry_id"] == 5
 
 
-def test_an_untouched_trail_verifies_with_every_trigger(engine: Engine, trail: int) -> None:  # noqa: F811
+def test_an_untouched_trail_verifies_with_every_trigger(engine: Engine, trail: int) -> None:
     code, report = verify(engine)
 
     assert (code, report["ok"], report["problem"], report["missing_triggers"]) == (

@@ -24,7 +24,8 @@ from cordwatch.cli import app
 from db.repository import AUDIT, CLOCK, INBOX, OUTBOX, PATHWAY
 from pathway.nhs_number import nhs_check_digit
 from tests.conftest import NOW
-from tests.db.test_intake import envelope, referral
+from tests.factories import envelope
+from tests.factories import referral_line as referral
 
 DAY = timedelta(days=1)
 H = timedelta(hours=1)

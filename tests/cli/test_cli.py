@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cordwatch.cli import app
 from tests.conftest import NOW
-from tests.db.test_intake import pathway_lines
+from tests.factories import pathway_lines
 
 COMMANDS = [[], ["db"], ["db", "upgrade"], ["ingest"], ["record"], ["show"], ["board"], ["simulate"],
             ["demo"], ["serve"], ["watch"]]  # fmt: skip
@@ -126,8 +126,10 @@ def test_bad_record_input_names_the_field(engine: Engine) -> None:
     )
     missing = runner.invoke(app, ["show", "REF-NONE", "--json"])
 
-    assert naive.exit_code != 0
-    assert "offset" in naive.output
+    assert naive.exit_code == 2  # a usage error: nothing was read or recorded
+    assert "Invalid value for --at: give a UTC offset" in " ".join(
+        naive.stderr.replace("│", " ").split()
+    )
     assert unknown.exit_code == 1
     assert "pathway: unknown pathway" in unknown.output
     assert missing.exit_code == 1

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from cordwatch.cli import app
 from tests.conftest import NOW
-from tests.db.test_intake import envelope, referral
+from tests.factories import envelope
+from tests.factories import referral_line as referral
 
 REFERENCE = "[/red][/][b]:ok:"
 CORRECTOR = "Dr [/] [bold]Markup[/bold] [/red]"

@@ -17,8 +17,9 @@ from db.audit import verify_chain
 from db.repository import AUDIT, CLOCK, PATHWAY
 from services.intake import Intake
 from tests.conftest import NOW
-from tests.db.test_intake import T0, envelope, referral
-from tests.factories import RULES_V2
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import RULES_V2, envelope
+from tests.factories import referral_line as referral
 
 runner = CliRunner()
 H = timedelta(hours=1)

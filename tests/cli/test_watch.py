@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cordwatch.cli import app
 from services.intake import Intake
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import pathway_lines
+from tests.factories import pathway_lines
 
 T0 = NOW - timedelta(hours=3)
 
@@ -44,4 +44,7 @@ def test_watch_once_queues_owed_alerts_once_and_redrives(engine: Engine) -> None
 def test_watch_needs_once() -> None:
     result = CliRunner().invoke(app, ["watch"])
 
-    assert result.exit_code != 0
+    assert result.exit_code == 2
+    assert "only --once is supported here; `cordwatch serve` schedules" in " ".join(
+        result.stderr.replace("│", " ").split()
+    )

@@ -15,7 +15,9 @@ from cordwatch.cli import app
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT, table
 from services.intake import Intake
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import T0, envelope, referral
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import envelope
+from tests.factories import referral_line as referral
 
 H = timedelta(hours=1)
 

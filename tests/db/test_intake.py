@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,71 +16,10 @@ from sqlalchemy import Engine, select, text
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
 from services.intake import Intake
 from tests.conftest import NOW, RULES, _empty
-
-T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
-
-
-def envelope(event_id: str, ref: str, type_: str, at: datetime, data: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "event_id": event_id,
-            "pathway": ref,
-            "type": type_,
-            "occurred_at": at.isoformat(),
-            "data": data,
-        }
-    )
-
-
-def referral(event_id: str, ref: str, at: datetime, *, nhs: str = "9434765919") -> str:
-    return envelope(
-        event_id,
-        ref,
-        "referral.received",
-        at,
-        {
-            "patient": {
-                "nhs_number": nhs,
-                "given_name": "Canary",
-                "family_name": "Testpatient",
-                "date_of_birth": "1951-02-03",
-            },
-            "referrer": {"name": "Dr Who", "organisation": "GP practice"},
-            "cancer_status": "known",
-            "pain_features": [],
-            "neuro_features": ["limb_weakness"],
-        },
-    )
-
-
-def pathway_lines(ref: str, start: datetime, prefix: str) -> list[str]:
-    return [
-        referral(f"{prefix}-1", ref, start),
-        envelope(
-            f"{prefix}-2",
-            ref,
-            "coordinator.contacted",
-            start + timedelta(minutes=20),
-            {"coordinator": "Sam"},
-        ),
-        envelope(
-            f"{prefix}-3",
-            ref,
-            "steroids.started",
-            start + timedelta(hours=1),
-            {"drug": "dexamethasone", "dose_mg": 16},
-        ),
-        envelope(
-            f"{prefix}-4",
-            ref,
-            "imaging.performed",
-            start + timedelta(hours=20),
-            {"modality": "mri_whole_spine"},
-        ),
-        envelope(
-            f"{prefix}-5", ref, "imaging.reported", start + timedelta(hours=22), {"finding": "mscc"}
-        ),
-    ]
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import envelope
+from tests.factories import pathway_lines as pathway_lines  # benchmarks/alerts.py imports it here
+from tests.factories import referral_line as referral
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

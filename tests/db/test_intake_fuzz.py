@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, select
 from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, OUTBOX, PATHWAY, PATIENT
 from services.intake import Intake
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import T0
+from tests.factories import INTAKE_T0 as T0
 
 EXAMPLES = int(os.environ.get("CORDWATCH_FUZZ_EXAMPLES", "120"))
 

@@ -16,7 +16,8 @@ from cordwatch.cli import app
 from db.repository import PATHWAY, find_pathway, get_pathway, table
 from services.intake import Intake
 from tests.conftest import NOW
-from tests.db.test_intake import T0, referral
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import referral_line as referral
 
 H = timedelta(hours=1)
 

@@ -19,7 +19,8 @@ from db.repository import PATHWAY, PATIENT
 from pathway.nhs_number import nhs_check_digit
 from services.intake import Intake
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import T0, referral
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import referral_line as referral
 
 
 def nhs_numbers(count: int) -> list[str]:

@@ -9,8 +9,9 @@ from sqlalchemy import Engine, select
 
 from db.repository import CLOCK, PATHWAY
 from services.intake import Intake
-from tests.db.test_intake import T0, envelope, referral
-from tests.factories import RULES_V2
+from tests.factories import INTAKE_T0 as T0
+from tests.factories import RULES_V2, envelope
+from tests.factories import referral_line as referral
 
 H = timedelta(hours=1)
 NOW = T0 + 2 * timedelta(days=1)

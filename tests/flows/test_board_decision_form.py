@@ -7,7 +7,7 @@ the moment Submit was pressed; a time in the future or before the listing is ref
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -164,3 +164,40 @@ def test_the_summary_shows_version_2_findings_and_cautions_first_seen() -> None:
     assert "cord compression **no**, suspected histology chordoma" in text
     assert "### Cautions" in text
     assert "not yet reviewed by the bone sarcoma centre" in text
+
+
+def test_the_board_decision_summary_carries_no_identifiers() -> None:
+    from zoneinfo import ZoneInfo
+
+    document = {
+        "id": "PW-ABCDEF",
+        "category": "suspected_mscc",
+        "stage": "awaiting_decision",
+        "milestones": [
+            {
+                "type": "imaging.reported",
+                "at": datetime(2026, 11, 20, 9, tzinfo=UTC).isoformat(),
+                "details": {
+                    "finding": "mscc",
+                    "bilsky_grade": "2",
+                    "sins": 9,
+                    "levels": "T7 Mrs Smith",
+                },
+            }
+        ],
+        "clocks": [
+            {
+                "id": "PLAN-MSCC",
+                "due_at": datetime(2026, 11, 21, 9, tzinfo=UTC).isoformat(),
+                "status": "running",
+                "at_risk": True,
+            }
+        ],
+    }
+
+    text = clinical_summary(document, ZoneInfo("Europe/London"))
+
+    assert "Bilsky grade 2" in text
+    assert "SINS 9" in text
+    assert "PLAN-MSCC" in text
+    assert "Smith" not in text

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -17,77 +16,29 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import Pause
 from prefect.flow_engine import run_flow_async
-from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.types.entrypoint import EntrypointType
 from sqlalchemy import Engine, select
-from typer.testing import CliRunner
 
 import tasks.board_forms
-from cordwatch.cli import app
-from db.engine import make_engine
-from db.migrate import upgrade
-from db.repository import AUDIT, INBOX, OUTBOX
+from db.repository import AUDIT, OUTBOX
 from flows.board_decision import board_decision
 from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from flows.ingest import ingest_file
-from pathway.letters import LETTERS
-from services.intake import Intake
-from services.settings import get_settings
 from tasks.effects import run_pending_effects
-from tests.conftest import NOW, RULES
-from tests.db.test_intake import envelope, pathway_lines
+from tests.conftest import NOW
+from tests.factories import board_forms, ingest_all, listed_pathway, pathway_id_of
 
 pytestmark = pytest.mark.prefect
 
-T0 = NOW - timedelta(hours=30)
-
-
-def listed_pathway(ref: str, prefix: str) -> list[str]:
-    """Referred, imaged, MSCC reported, then listed for the spinal MDT (``<prefix>-6``)."""
-    listing = {"meeting_at": (NOW + timedelta(hours=4)).isoformat(), "board": "spinal"}
-    return [
-        *pathway_lines(ref, T0, prefix),
-        envelope(f"{prefix}-6", ref, "mdt.listed", T0 + timedelta(hours=23), listing),
-    ]
-
-
-@pytest.fixture
-def sqlite_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """Flow tests run on a SQLite file; the handler tests below run on PostgreSQL too."""
-    url = f"sqlite:///{tmp_path / 'flows.db'}"
-    monkeypatch.setenv("CORDWATCH_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
 
 @pytest.fixture(scope="module")
-def board_deployment() -> str:
+def board_deployment(_prefect_harness: None) -> str:
     """The `board-decision` deployment `cordwatch serve` registers, on the test harness."""
     deployment = RunnerDeployment.from_flow(
         board_decision, name="board-decision", entrypoint_type=EntrypointType.MODULE_PATH
     )
     return str(asyncio.run(deployment.aapply()))
-
-
-def _ingest(engine: Engine, lines: list[str]) -> None:
-    intake = Intake(engine, new_pathway_rules=lambda: RULES, mark_processed=False)
-    assert intake.ingest_lines(enumerate(lines, 1), now=NOW).rejected == []
-
-
-def _pathway_id(engine: Engine, event_id: str) -> str:
-    with engine.connect() as conn:
-        query = select(INBOX.c.pathway_id).where(INBOX.c.event_id == event_id)
-        return str(conn.execute(query).scalar_one())
-
-
-def _board_forms(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(OUTBOX).where(OUTBOX.c.kind == "board_form"))
-        return [dict(row._mapping) for row in rows]
 
 
 async def _form_runs(pathway_id: str) -> list[FlowRun]:
@@ -105,7 +56,7 @@ def test_a_bulk_ingested_listing_gets_one_suspended_form_at_the_next_watch(
     source = tmp_path / "cohort.jsonl"
     source.write_text("\n".join(listed_pathway("REF-B1", "b1")) + "\n", encoding="utf-8")
     asyncio.run(ingest_file(str(source), as_of=NOW))
-    pathway_id = _pathway_id(sqlite_only, "b1-6")
+    pathway_id = pathway_id_of(sqlite_only, "b1-6")
 
     first = asyncio.run(deadline_watch(NOW + timedelta(minutes=5)))
     second = asyncio.run(deadline_watch(NOW + timedelta(minutes=6)))
@@ -122,7 +73,7 @@ def test_a_bulk_ingested_listing_gets_one_suspended_form_at_the_next_watch(
     assert run.parameters == {"pathway_id": pathway_id, "listed_event_id": "b1-6"}
     assert set(run.tags) == {f"pathway:{pathway_id}", "board-decision"}
     assert suspended.state_type is StateType.PAUSED  # waiting for the board's form
-    (form,) = _board_forms(sqlite_only)
+    (form,) = board_forms(sqlite_only)
     assert form["key"] == "board-form:b1-6"
     assert form["status"] == "sent"
     assert json.loads(form["result"]) == {"flow_run_id": str(run.id)}
@@ -157,8 +108,8 @@ def test_a_backfilled_history_owes_no_letter_but_its_listing_still_owes_its_form
 def test_a_lost_listing_re_driven_by_the_watch_gets_its_form_and_handle_event_none_more(
     sqlite_only: Engine, board_deployment: str
 ) -> None:
-    _ingest(sqlite_only, listed_pathway("REF-B2", "b2"))
-    pathway_id = _pathway_id(sqlite_only, "b2-6")
+    ingest_all(sqlite_only, listed_pathway("REF-B2", "b2"))
+    pathway_id = pathway_id_of(sqlite_only, "b2-6")
 
     watched = asyncio.run(deadline_watch(NOW + timedelta(minutes=5)))
     late = asyncio.run(handle_event("b2-6"))  # its notification arrives after all
@@ -167,14 +118,14 @@ def test_a_lost_listing_re_driven_by_the_watch_gets_its_form_and_handle_event_no
     assert "b2-6" in watched["redriven"]
     assert late["newly_processed"] is False
     assert len(runs) == 1
-    assert [form["status"] for form in _board_forms(sqlite_only)] == ["sent"]
+    assert [form["status"] for form in board_forms(sqlite_only)] == ["sent"]
 
 
 def test_handle_event_opens_the_form_of_its_listing(
     sqlite_only: Engine, board_deployment: str
 ) -> None:
-    _ingest(sqlite_only, listed_pathway("REF-B3", "b3"))
-    pathway_id = _pathway_id(sqlite_only, "b3-6")
+    ingest_all(sqlite_only, listed_pathway("REF-B3", "b3"))
+    pathway_id = pathway_id_of(sqlite_only, "b3-6")
 
     result = asyncio.run(handle_event("b3-6"))
     (run,) = asyncio.run(_form_runs(pathway_id))
@@ -183,53 +134,16 @@ def test_handle_event_opens_the_form_of_its_listing(
     assert run.parameters == {"pathway_id": pathway_id, "listed_event_id": "b3-6"}
 
 
-@pytest.mark.parametrize(
-    "api_url",
-    [
-        pytest.param(None, id="no PREFECT_API_URL (cron)"),
-        pytest.param("http://127.0.0.1:9/api", id="Prefect not answering"),
-    ],
-)
-def test_without_prefect_the_form_waits_pending_and_uses_no_attempt(
-    engine: Engine, api_url: str | None
-) -> None:
-    _ingest(engine, listed_pathway("REF-B4", "b4"))
-    (queued,) = _board_forms(engine)
-
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        counts = [
-            asyncio.run(run_pending_effects(None, NOW + timedelta(minutes=m))) for m in range(1, 6)
-        ]
-        as_of = (NOW + timedelta(minutes=6)).isoformat()
-        watched = CliRunner().invoke(app, ["watch", "--once", "--json", "--as-of", as_of])
-
-    assert watched.exit_code == 0, watched.output
-    assert all(c.get("pending") == 1 for c in counts)
-    (form,) = _board_forms(engine)
-    assert (form["status"], form["attempts"], form["updated_at"]) == (
-        "pending",
-        0,
-        queued["updated_at"],
-    )
-    listed = CliRunner().invoke(app, ["letters", _pathway_id(engine, "b4-6"), "--json"])
-    assert listed.exit_code == 0, listed.output
-    letters = json.loads(listed.output)["letters"]
-    with engine.connect() as conn:
-        owed = conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.kind == "letter")).all()
-    assert len(letters) == len(owed)  # the form is no letter
-    assert {letter["letter"] for letter in letters} <= set(LETTERS)
-
-
 def test_without_the_deployment_the_form_waits_pending_and_uses_no_attempt(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tasks.board_forms, "BOARD_DECISION", "board-decision/not-deployed")
-    _ingest(engine, listed_pathway("REF-B5", "b5"))
+    ingest_all(engine, listed_pathway("REF-B5", "b5"))
 
     for minute in range(1, 6):
         asyncio.run(run_pending_effects(None, NOW + timedelta(minutes=minute)))
 
-    (form,) = _board_forms(engine)
+    (form,) = board_forms(engine)
     assert (form["status"], form["attempts"]) == ("pending", 0)
     assert json.loads(form["result"]) == {"waiting": "no board-decision deployment"}
 
@@ -241,7 +155,7 @@ def test_a_form_prefect_refuses_uses_its_attempts_then_is_undelivered_and_audite
         raise RuntimeError("refused")  # not an unreachable Prefect: an attempt is used
 
     monkeypatch.setattr(tasks.board_forms, "request_board_decision", refused)
-    _ingest(engine, listed_pathway("REF-B6", "b6"))
+    ingest_all(engine, listed_pathway("REF-B6", "b6"))
 
     statuses = [
         asyncio.run(run_pending_effects(None, NOW + timedelta(minutes=m))).get("undelivered", 0)
@@ -249,7 +163,7 @@ def test_a_form_prefect_refuses_uses_its_attempts_then_is_undelivered_and_audite
     ]
 
     assert statuses == [0] * (tasks.board_forms.BOARD_FORM_ATTEMPTS - 1) + [1, 0]
-    (form,) = _board_forms(engine)
+    (form,) = board_forms(engine)
     assert (form["status"], form["attempts"]) == (
         "undelivered",
         tasks.board_forms.BOARD_FORM_ATTEMPTS,

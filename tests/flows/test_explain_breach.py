@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from db.engine import make_engine, reading
-from db.migrate import upgrade
+from db.engine import reading
 from db.repository import CLOCK, INBOX, PATHWAY
 from flows.explain_breach import (
     REASON_CODES,
@@ -32,19 +29,19 @@ from pathway.clocks import ClockStatus
 from pathway.engine import evaluate
 from pathway.events import parse_event
 from services.intake import Intake
-from services.settings import get_settings
 from services.views import pathway_view, unexplained_breaches
 from tests.conftest import NOW
-from tests.db.test_intake import envelope, referral
 from tests.factories import (
     RULES,
     RULES_V2,
     T0,
     H,
     breach_explained,
+    envelope,
     imaging_performed,
     mscc_referral,
 )
+from tests.factories import referral_line as referral
 
 START = NOW - timedelta(hours=40)
 
@@ -138,17 +135,6 @@ def test_a_replacement_with_nothing_to_replace_is_refused(
 
     assert refused.value.field == "replace_primary"
     assert reason in refused.value.reason
-
-
-@pytest.fixture
-def sqlite_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'flows.db'}"
-    monkeypatch.setenv("CORDWATCH_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _ingest(engine: Engine, lines: list[str], rules: Any = RULES_V2) -> str:

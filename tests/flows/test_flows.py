@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,15 +14,12 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import FlowRunSort
 from sqlalchemy import Engine, select
 
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.repository import AUDIT, INBOX, OUTBOX
 from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from services.intake import Intake
-from services.settings import get_settings
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import pathway_lines
+from tests.factories import pathway_lines
 
 pytestmark = pytest.mark.prefect
 
@@ -49,18 +44,6 @@ async def _runs_and_artifacts(name: str) -> tuple[list[FlowRun], list[Any]]:
             "POST", "/artifacts/latest/filter", json={"limit": 200, "offset": 0, "sort": "KEY_ASC"}
         )
     return runs, list(response.json())
-
-
-@pytest.fixture
-def sqlite_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """Flow tests run on a SQLite file; the db suite covers PostgreSQL."""
-    url = f"sqlite:///{tmp_path / 'flows.db'}"
-    monkeypatch.setenv("CORDWATCH_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_handle_event_names_tags_publishes_and_processes_once(sqlite_only: Engine) -> None:
@@ -136,48 +119,3 @@ def test_deadline_watch_queues_each_alert_once_and_redrives_lost_events(
     assert {r.status for r in rows if r.kind == "letter"} == {"sent"}
     _, artifacts = asyncio.run(_runs_and_artifacts("deadline watch"))
     assert "coordinator-board" in {a["key"] for a in artifacts}
-
-
-def test_artifact_keys_are_valid_prefect_keys() -> None:
-    from tasks.views import artifact_key
-
-    assert artifact_key("PW-7F3K2Q", "timeline") == "pathway-pw-7f3k2q-timeline"
-
-
-def test_the_board_decision_summary_carries_no_identifiers() -> None:
-    from zoneinfo import ZoneInfo
-
-    from flows.board_decision import clinical_summary
-
-    document = {
-        "id": "PW-ABCDEF",
-        "category": "suspected_mscc",
-        "stage": "awaiting_decision",
-        "milestones": [
-            {
-                "type": "imaging.reported",
-                "at": datetime(2026, 11, 20, 9, tzinfo=UTC).isoformat(),
-                "details": {
-                    "finding": "mscc",
-                    "bilsky_grade": "2",
-                    "sins": 9,
-                    "levels": "T7 Mrs Smith",
-                },
-            }
-        ],
-        "clocks": [
-            {
-                "id": "PLAN-MSCC",
-                "due_at": datetime(2026, 11, 21, 9, tzinfo=UTC).isoformat(),
-                "status": "running",
-                "at_risk": True,
-            }
-        ],
-    }
-
-    text = clinical_summary(document, ZoneInfo("Europe/London"))
-
-    assert "Bilsky grade 2" in text
-    assert "SINS 9" in text
-    assert "PLAN-MSCC" in text
-    assert "Smith" not in text

@@ -12,11 +12,8 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from prefect.settings import PREFECT_API_URL
 from sqlalchemy import Engine, select
 
 from db.engine import make_engine
@@ -25,11 +22,11 @@ from db.repository import INBOX
 from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from flows.ingest import ingest_file
-from pathway.nhs_number import format_nhs_number
 from pathway.simulation import simulate_cohort
 from services.intake import Intake
 from services.settings import get_settings
 from tests.conftest import RULES
+from tests.flows.conftest import everything_prefect_holds, identifiers
 
 pytestmark = pytest.mark.prefect
 
@@ -45,48 +42,6 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-def identifiers(events: list[dict[str, Any]]) -> set[str]:
-    """Every patient identifier in the cohort, in the spellings a leak could take."""
-    found: set[str] = set()
-    for event in events:
-        if event["type"] != "referral.received":
-            continue
-        patient = event["data"]["patient"]
-        found |= {patient["given_name"], patient["family_name"], patient["date_of_birth"]}
-        if patient.get("nhs_number"):
-            digits = patient["nhs_number"].replace(" ", "")
-            found |= {digits, format_nhs_number(digits)}
-        if patient.get("mrn"):
-            found.add(patient["mrn"])
-    return found
-
-
-async def everything_prefect_holds() -> str:
-    """Flow runs, artifacts, logs and events from the Prefect API, as one text."""
-    texts: list[str] = []
-    api = str(PREFECT_API_URL.value())
-    async with httpx.AsyncClient(base_url=api, timeout=30) as client:
-        for path, body in [
-            ("/flow_runs/filter", {"limit": 200, "offset": 0, "sort": "ID_DESC"}),
-            ("/task_runs/filter", {"limit": 200, "offset": 0, "sort": "ID_DESC"}),
-            ("/artifacts/filter", {"limit": 200, "offset": 0, "sort": "ID_DESC"}),
-            ("/logs/filter", {"limit": 200, "offset": 0, "sort": "TIMESTAMP_ASC"}),
-        ]:
-            offset = 0
-            while True:
-                page = (await client.post(path, json={**body, "offset": offset})).json()
-                texts.append(json.dumps(page))
-                if len(page) < 200:
-                    break
-                offset += 200
-        events = (await client.post("/events/filter", json={"limit": 50})).json()
-        texts.append(json.dumps(events))
-        while events.get("next_page"):
-            events = (await client.get(events["next_page"])).json()
-            texts.append(json.dumps(events))
-    return "\n".join(texts)
 
 
 def test_no_patient_identifier_reaches_prefect(database: Engine, tmp_path: Path) -> None:

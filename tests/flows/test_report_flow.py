@@ -33,8 +33,9 @@ from flows.report import performance_report_flow
 from services.intake import Intake
 from services.settings import get_settings
 from tests.conftest import NOW, RULES
-from tests.db.test_intake import envelope, referral
-from tests.flows.test_privacy import everything_prefect_holds, identifiers
+from tests.factories import envelope
+from tests.factories import referral_line as referral
+from tests.flows.conftest import everything_prefect_holds, identifiers
 
 pytestmark = pytest.mark.prefect
 

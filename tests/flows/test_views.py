@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.views import BoardRow
-from tasks.views import board_table, clocks_table, timeline_markdown
+from tasks.views import artifact_key, board_table, clocks_table, timeline_markdown
 
 LONDON = ZoneInfo("Europe/London")
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -133,3 +133,7 @@ def test_markup_in_a_finding_cannot_break_the_board_decision_form() -> None:
     assert "<script>" not in text
     assert "\nnext" not in text
     assert "*bold*" not in text
+
+
+def test_artifact_keys_are_valid_prefect_keys() -> None:
+    assert artifact_key("PW-7F3K2Q", "timeline") == "pathway-pw-7f3k2q-timeline"

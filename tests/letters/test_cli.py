@@ -76,27 +76,30 @@ def test_list_preview_and_deliver(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        (["letter", "preview", "discharge", "--pathway", "REF-2026-0042"], "unknown letter"),
-        (["letter", "preview", "imaging_request", "--pathway", "REF-NONE"], "no pathway"),
-        (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--to", "gp"],
-         "not addressed to gp"),
-        (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--to", "vet"],
-         "unknown recipient"),
+        (["letter", "preview", "discharge", "--pathway", "REF-2026-0042"], 1,
+         "NAME: unknown letter 'discharge'; letters: referral_acknowledgement,"),
+        (["letter", "preview", "imaging_request", "--pathway", "REF-NONE"], 1,
+         "no pathway with reference or id 'REF-NONE'"),
+        (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--to", "gp"], 1,
+         "recipient: imaging_request is not addressed to gp"),
+        (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--to", "vet"], 2,
+         "Invalid value for --to: unknown recipient 'vet'"),
         (["letter", "preview", "imaging_request", "--pathway", "REF-2026-0042", "--as-of",
-          "2026-11-25T12:00"], "naive time"),
-        (["letters", "REF-NONE"], "no pathway"),
+          "2026-11-25T12:00"], 2, "Invalid value for --as-of: give a UTC offset"),
+        (["letters", "REF-NONE"], 1, "no pathway with reference or id 'REF-NONE'"),
     ],
 )  # fmt: skip
 def test_bad_letter_commands_say_what_is_wrong(
-    engine: Engine, args: list[str], message: str
+    engine: Engine, args: list[str], code: int, message: str
 ) -> None:
+    """Exit 1: the command refused what it was asked; 2: a usage error, before anything is read."""
     runner = CliRunner()
     _ingest(runner)
     result = runner.invoke(app, args)
-    assert result.exit_code != 0
-    assert message in " ".join(result.output.split())
+    assert result.exit_code == code
+    assert message in " ".join(result.stderr.replace("│", " ").split())
 
 
 def test_show_says_which_wording_was_sent_and_notices_a_changed_file(engine: Engine) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -15,15 +14,12 @@ from pathway.events import parse_event
 from pathway.letter_context import PathwayFacts, letter_context
 from pathway.letters import LetterRequest, Recipient
 from services.letters import render_letter, template_version
+from tests.factories import needs_poppler
 from tests.letters.canonical import (
     CANONICAL_FILE,
     LETTERHEAD,
     PRODUCED_AT,
     canonical_facts,
-)
-
-needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftotext") is None, reason="poppler-utils (installed by .ci/setup) is missing"
 )
 
 

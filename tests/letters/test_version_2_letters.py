@@ -17,10 +17,9 @@ from pathway.events import parse_event
 from pathway.letter_context import PathwayFacts, letter_context
 from pathway.letters import LetterRequest, Recipient
 from services.letters import preview_request, render_letter
-from tests.factories import RULES_V2
+from tests.factories import RULES_V2, needs_poppler
 from tests.letters.canonical import LETTERHEAD, PRODUCED_AT
 from tests.letters.test_golden_v2 import CASES, DATA, events_of, facts_of
-from tests.letters.test_render import needs_poppler
 
 SARCOMA = [json.loads(line) for line in (DATA / "letters_canonical_v2_sarcoma.jsonl").open()]
 
