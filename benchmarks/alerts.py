@@ -129,7 +129,7 @@ def idle_watch(folder: Path, pathways: int, receiver_url: str) -> tuple[float, i
 def _ingest(engine: Any, count: int, start_of: Any) -> None:
     from services.intake import Intake
     from tests.conftest import RULES
-    from tests.db.test_intake import pathway_lines
+    from tests.factories import pathway_lines
 
     intake = Intake(engine, new_pathway_rules=lambda: RULES)
     lines = []

@@ -38,7 +38,7 @@ BUILDERS = {
     "safety_key": "pathway.safety",
     "safety_escalation_key": "pathway.safety",
     "board_form_key": "pathway.board",
-    "InboxEntry": "services.effects",
+    "InboxEntry": "db.inbox",
     "notify_event": "flows.notify",
     "request_board_decision": "tasks.board_forms",
     "artifact_key": "tasks.views",

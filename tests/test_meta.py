@@ -55,16 +55,6 @@ def test_the_ruleset_has_exactly_the_clocks_of_the_spec() -> None:
     assert {rule.id for rule in ruleset.clocks} == SPEC_CLOCKS
 
 
-NOT_YET_MOVED = {
-    ("tests/letters/test_breach_explained.py", "tests.letters.test_golden"),
-    ("tests/letters/test_version_2_letters.py", "tests.letters.test_golden_v2"),
-    ("tests/unit/test_clock_rules_v2.py", "tests.unit.test_clock_rules"),
-    ("tests/unit/test_properties_v2.py", "tests.unit.test_properties"),
-}
-"""Version-2 test modules still reusing their version-1 module's cases (issue 13: to move into
-tests/factories.py); the set may only shrink."""
-
-
 def test_no_test_module_imports_another_test_module() -> None:
     """Shared helpers live in tests/factories.py and fixtures in a conftest.py: a test module
     imported as a library runs its tests' imports and module state in whoever imports it."""
@@ -77,4 +67,4 @@ def test_no_test_module_imports_another_test_module() -> None:
                 if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_"):
                     found.add((path.relative_to(ROOT).as_posix(), name))
 
-    assert found == NOT_YET_MOVED
+    assert found == set()

@@ -11,8 +11,9 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from cordwatch.cli import app
+from db.alerts import ALERT
 from db.repository import INBOX
-from services.watch import ALERT, run_watch
+from services.watch import run_watch
 from tests.alerts.conftest import refer
 from tests.factories import INTAKE_T0 as T0
 

@@ -17,8 +17,7 @@ from db.repository import AUDIT, CLOCK, INBOX, MILESTONE, PATHWAY, PATIENT
 from services.intake import Intake
 from tests.conftest import NOW, RULES, _empty
 from tests.factories import INTAKE_T0 as T0
-from tests.factories import envelope
-from tests.factories import pathway_lines as pathway_lines  # benchmarks/alerts.py imports it here
+from tests.factories import envelope, pathway_lines
 from tests.factories import referral_line as referral
 
 

@@ -8,6 +8,7 @@ decided and started within 24 h, outcome recorded, pathway closed after treatmen
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pathway.events import PathwayEvent, parse_event
 from pathway.letter_context import Letterhead, PathwayFacts
 from pathway.outbox import Effect
 from tests.conftest import RULES
+from tests.factories import RULES_V2
 
 CANONICAL_FILE = Path(__file__).resolve().parent.parent / "data" / "letters_canonical.jsonl"
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -63,3 +65,44 @@ def canonical_letter_effects() -> list[Effect]:
         )
         before = after
     return effects
+
+
+def check_golden(golden: Path, text: str) -> None:
+    """``text`` must equal the reviewed golden file; ``CORDWATCH_UPDATE_GOLDEN=1`` rewrites it."""
+    if os.environ.get("CORDWATCH_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+# The two canonical version-2 pathways (tests/letters/test_golden_v2.py describes them).
+DATA = Path(__file__).resolve().parent.parent / "data"
+PATHWAYS = ("sarcoma", "haematology")
+PATHWAY_IDS = {"sarcoma": "PW-SARC01", "haematology": "PW-HAEM01"}
+
+VERSION_2_LETTERS = {
+    "sarcoma": [
+        ("imaging_outcome", "gp", "sarc-05-imaging.reported"),
+        ("imaging_outcome", "referrer", "sarc-05-imaging.reported"),
+        ("biopsy_caution", "requester", "sarc-06-biopsy.requested"),
+        ("patient_information", "patient", "sarc-07-specialist.referred"),
+        ("sarcoma_centre_referral", "bone_sarcoma_centre", "sarc-07-specialist.referred"),
+    ],
+    "haematology": [
+        ("imaging_outcome", "gp", "haem-05-imaging.reported"),
+        ("imaging_outcome", "referrer", "haem-05-imaging.reported"),
+        ("haematology_referral", "haematology", "haem-06-specialist.referred"),
+    ],
+}
+"""(letter, recipient, triggering event) of each golden file, per pathway."""
+
+CASES = [(p, *letter) for p in PATHWAYS for letter in VERSION_2_LETTERS[p]]
+
+
+def events_of(pathway: str) -> list[PathwayEvent]:
+    text = (DATA / f"letters_canonical_v2_{pathway}.jsonl").read_text()
+    return [parse_event(line) for line in text.splitlines() if line]
+
+
+def facts_of(pathway: str) -> PathwayFacts:
+    return PathwayFacts(PATHWAY_IDS[pathway], tuple(events_of(pathway)), RULES_V2)

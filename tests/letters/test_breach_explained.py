@@ -19,8 +19,8 @@ from tests.letters.canonical import (
     LETTERHEAD,
     PRODUCED_AT,
     canonical_facts,
+    check_golden,
 )
-from tests.letters.test_golden import _check
 
 LINES = [json.loads(line) for line in CANONICAL_FILE.read_text().splitlines()]
 MRI_STARTS = "2026-11-09T08:30:00+00:00"
@@ -62,7 +62,7 @@ def _render(facts: PathwayFacts) -> tuple[str, str]:
 def test_a_version_2_breach_report_says_how_to_record_the_reason() -> None:
     text, html = _render(_facts())
 
-    _check(GOLDEN / "breach_report.service_lead.v2.txt", text)
+    check_golden(GOLDEN / "breach_report.service_lead.v2.txt", text)
     command = (
         "cordwatch record PW-VERTWO breach.explained --at TIME --by NAME "
         "--data clock=MRI-MSCC --data reason=REASON --data stage=STAGE"
@@ -83,7 +83,7 @@ def test_a_version_2_breach_report_shows_the_reasons_already_recorded() -> None:
 
     text, html = _render(facts)
 
-    _check(GOLDEN / "breach_report.service_lead.v2-explained.txt", text)
+    check_golden(GOLDEN / "breach_report.service_lead.v2-explained.txt", text)
     assert "A reason for this breach is recorded" in text
     assert "<strong>Imaging capacity</strong> (imaging_capacity)" in html
     assert "scanner down" in html

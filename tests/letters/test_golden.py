@@ -12,7 +12,6 @@ words every target already past as "was due". A breach report is about a clock, 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tests.letters.canonical import (
     PRODUCED_AT,
     canonical_facts,
     canonical_letter_effects,
+    check_golden,
     produced_on_time,
 )
 
@@ -70,20 +70,14 @@ def _render_text(name: str, recipient: str, *, late: bool = False) -> str:
     return render_letter(name, context, pdf=False).text
 
 
-def _check(golden: Path, text: str) -> None:
-    if os.environ.get("CORDWATCH_UPDATE_GOLDEN") == "1":
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
-
-
 @pytest.mark.parametrize(("name", "recipient"), PAIRS)
 def test_each_letter_matches_its_reviewed_text(name: str, recipient: str) -> None:
-    _check(GOLDEN / f"{name}.{recipient}.txt", _render_text(name, recipient))
+    check_golden(GOLDEN / f"{name}.{recipient}.txt", _render_text(name, recipient))
 
 
 @pytest.mark.parametrize(("name", "recipient"), LATE_PAIRS)
 def test_each_late_letter_matches_its_reviewed_text(name: str, recipient: str) -> None:
-    _check(GOLDEN / f"{name}.{recipient}.late.txt", _render_text(name, recipient, late=True))
+    check_golden(GOLDEN / f"{name}.{recipient}.late.txt", _render_text(name, recipient, late=True))
 
 
 def test_the_canonical_pathway_owes_each_letter_once() -> None:

@@ -16,51 +16,27 @@ version 1. Regenerate after review with ``CORDWATCH_UPDATE_GOLDEN=1``.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from pathway.effects import effects_of_event
 from pathway.engine import evaluate
-from pathway.events import PathwayEvent, parse_event
-from pathway.letter_context import PathwayFacts, letter_context
+from pathway.letter_context import letter_context
 from pathway.letters import LetterRequest
 from pathway.outbox import Effect
 from services.letters import render_letter
 from tests.factories import RULES_V2
-from tests.letters.canonical import GOLDEN, LETTERHEAD, PRODUCED_AT
-
-DATA = Path(__file__).resolve().parent.parent / "data"
-PATHWAYS = ("sarcoma", "haematology")
-PATHWAY_IDS = {"sarcoma": "PW-SARC01", "haematology": "PW-HAEM01"}
-
-VERSION_2_LETTERS = {
-    "sarcoma": [
-        ("imaging_outcome", "gp", "sarc-05-imaging.reported"),
-        ("imaging_outcome", "referrer", "sarc-05-imaging.reported"),
-        ("biopsy_caution", "requester", "sarc-06-biopsy.requested"),
-        ("patient_information", "patient", "sarc-07-specialist.referred"),
-        ("sarcoma_centre_referral", "bone_sarcoma_centre", "sarc-07-specialist.referred"),
-    ],
-    "haematology": [
-        ("imaging_outcome", "gp", "haem-05-imaging.reported"),
-        ("imaging_outcome", "referrer", "haem-05-imaging.reported"),
-        ("haematology_referral", "haematology", "haem-06-specialist.referred"),
-    ],
-}
-"""(letter, recipient, triggering event) of each golden file, per pathway."""
-
-CASES = [(p, *letter) for p in PATHWAYS for letter in VERSION_2_LETTERS[p]]
-
-
-def events_of(pathway: str) -> list[PathwayEvent]:
-    text = (DATA / f"letters_canonical_v2_{pathway}.jsonl").read_text()
-    return [parse_event(line) for line in text.splitlines() if line]
-
-
-def facts_of(pathway: str) -> PathwayFacts:
-    return PathwayFacts(PATHWAY_IDS[pathway], tuple(events_of(pathway)), RULES_V2)
+from tests.letters.canonical import (
+    CASES,
+    GOLDEN,
+    LETTERHEAD,
+    PATHWAY_IDS,
+    PATHWAYS,
+    PRODUCED_AT,
+    VERSION_2_LETTERS,
+    check_golden,
+    events_of,
+    facts_of,
+)
 
 
 def letter_effects_of(pathway: str) -> list[Effect]:
@@ -94,13 +70,6 @@ def render_text(pathway: str, name: str, recipient: str, event_id: str, *, late:
     return render_letter(name, context, pdf=False).text
 
 
-def _check(golden: Path, text: str) -> None:
-    if os.environ.get("CORDWATCH_UPDATE_GOLDEN") == "1":
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
-
-
 @pytest.mark.parametrize(("pathway", "name", "recipient", "event_id"), CASES)
 @pytest.mark.parametrize("late", [False, True], ids=["on_time", "late"])
 def test_each_version_2_letter_matches_its_reviewed_text(
@@ -108,7 +77,7 @@ def test_each_version_2_letter_matches_its_reviewed_text(
 ) -> None:
     suffix = ".late" if late else ""
     golden = GOLDEN / "version_2" / pathway / f"{name}.{recipient}{suffix}.txt"
-    _check(golden, render_text(pathway, name, recipient, event_id, late=late))
+    check_golden(golden, render_text(pathway, name, recipient, event_id, late=late))
 
 
 def test_the_version_2_pathways_owe_each_letter_once() -> None:

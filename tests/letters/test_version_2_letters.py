@@ -18,8 +18,7 @@ from pathway.letter_context import PathwayFacts, letter_context
 from pathway.letters import LetterRequest, Recipient
 from services.letters import preview_request, render_letter
 from tests.factories import RULES_V2, needs_poppler
-from tests.letters.canonical import LETTERHEAD, PRODUCED_AT
-from tests.letters.test_golden_v2 import CASES, DATA, events_of, facts_of
+from tests.letters.canonical import CASES, DATA, LETTERHEAD, PRODUCED_AT, events_of, facts_of
 
 SARCOMA = [json.loads(line) for line in (DATA / "letters_canonical_v2_sarcoma.jsonl").open()]
 

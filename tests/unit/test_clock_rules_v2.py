@@ -40,7 +40,7 @@ from tests.factories import (
     treatment_started,
 )
 from tests.unit import test_clock_rules as v1_table
-from tests.unit.test_clock_rules import (
+from tests.unit.clock_table import (
     CWT62_DUE,
     DECIDED,
     MSCC,

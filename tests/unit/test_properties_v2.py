@@ -19,7 +19,7 @@ from pathway.engine import PathwayView, admit, evaluate, sort_key
 from pathway.errors import EventRejected
 from pathway.events import EVENT_TYPES, PathwayEvent
 from tests.factories import RULES_V2, event, parse, referral_json
-from tests.unit.test_properties import (
+from tests.unit.strategies import (
     CATEGORIES,
     CLOSING_REASONS,
     NEURO,
