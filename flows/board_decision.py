@@ -24,8 +24,9 @@ from db.engine import engine_for, reading
 from db.inbox import find_inbox_entries
 from flows.notify import notify_event
 from pathway.display import markdown_text, safe_details
-from pathway.engine import INTAKE_SKEW
+from pathway.errors import FormAnswerRefused
 from pathway.events import Plan, is_level_or_range
+from pathway.forms import mdt_decided_envelope
 from services.intake import Intake
 from services.settings import get_settings
 from services.views import local_time, pathway_view, show_json
@@ -78,13 +79,8 @@ class BoardDecision(RunInput):
     )
 
 
-class DecisionRefused(ValueError):
-    """The form's answer cannot be recorded as it is: the field and why (no patient data)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+DecisionRefused = FormAnswerRefused
+"""A board-decision answer the core refuses (``pathway.forms``)."""
 
 
 def decision_envelope(
@@ -95,45 +91,21 @@ def decision_envelope(
     listed_at: datetime,
     now: datetime,
 ) -> dict[str, Any]:
-    """The `mdt.decided` event a form's answer records; pure (``now`` is an argument).
-
-    The decision's clinical time is ``decided_at``, not the moment Submit was pressed: a
-    decision typed in hours later must not move RT-24H and hide the delay.
-
-    Raises:
-        DecisionRefused: ``decided_at`` is later than ``now`` plus the intake's skew, or
-            before the listing the decision answers.
-    """
-    if decision.decided_at > now + INTAKE_SKEW:
-        raise DecisionRefused(
-            "decided_at",
-            f"is in the future (more than {int(INTAKE_SKEW.total_seconds() // 60)} minutes "
-            "after now): enter the time the board decided",
-        )
-    if decision.decided_at < listed_at:
-        raise DecisionRefused(
-            "decided_at",
-            f"is before the MDT listing ({listed_at.astimezone(UTC).isoformat()}): "
-            "a board decides after the pathway is listed",
-        )
-    data: dict[str, Any] = {
-        "plan": PLAN_CODES[decision.plan].value,
-        "decision_to_treat": decision.decision_to_treat,
-    }
-    intent = INTENT_CODES[decision.intent]
-    if intent is not None:
-        data["intent"] = intent
-    if decision.reason:
-        data["reason"] = decision.reason
-    return {
-        "event_id": event_id,
-        "pathway": reference,
-        "type": "mdt.decided",
-        "occurred_at": decision.decided_at.astimezone(UTC).isoformat(),
-        "recorded_by": decision.decided_by,
-        "source": "prefect-board-decision",
-        "data": data,
-    }
+    """The `mdt.decided` event a form's answer records: the form's choices as codes, the
+    rules in :func:`pathway.forms.mdt_decided_envelope` (refusals name the field)."""
+    return mdt_decided_envelope(
+        event_id=event_id,
+        reference=reference,
+        listed_at=listed_at,
+        now=now,
+        decided_at=decision.decided_at,
+        decided_by=decision.decided_by,
+        plan=PLAN_CODES[decision.plan].value,
+        decision_to_treat=decision.decision_to_treat,
+        intent=INTENT_CODES[decision.intent],
+        reason=decision.reason,
+        source="prefect-board-decision",
+    )
 
 
 def _levels(value: Any) -> str:

@@ -27,9 +27,10 @@ from db.errors import UnknownPathway
 from db.inbox import find_inbox_entries
 from db.repository import INTERNAL_ID
 from flows.notify import notify_event
-from pathway.breaches import current_primary
 from pathway.engine import PathwayView
+from pathway.errors import FormAnswerRefused
 from pathway.events import BreachReason, BreachStage
+from pathway.forms import breach_explained_envelope
 from services.intake import Intake
 from services.settings import get_settings
 from services.views import pathway_view
@@ -116,13 +117,8 @@ PathwayId = Annotated[str, Field(pattern=r"^PW-[0-9A-Z]{6}$")]
 SOURCE = "prefect-explain-breach"
 
 
-class ExplanationRefused(ValueError):
-    """The form's answer cannot be recorded: the field and why (ids and codes only)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+ExplanationRefused = FormAnswerRefused
+"""An explain-breach answer the core refuses (``pathway.forms``)."""
 
 
 def explanation_envelope(
@@ -138,44 +134,21 @@ def explanation_envelope(
     comment: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """The ``breach.explained`` event a form's answer records; pure (``now`` is an argument).
-
-    The explanation happens when it is recorded (``now``): it annotates a breach that has
-    already happened. "Replace the primary reason" names the clock's current primary
-    explanation in ``supersedes``, so nobody types an event id. An empty comment is no comment
-    (the intake then refuses ``other`` and ``clinical_complexity``, naming ``data.comment``).
-
-    Raises:
-        ExplanationRefused: nothing to replace, or a replacement that is not primary.
-    """
-    data: dict[str, Any] = {
-        "clock": clock.value,
-        "reason": REASON_CODES[reason].value,
-        "stage": STAGE_CODES[stage].value,
-        "primary": primary,
-    }
-    if replace_primary:
-        if not primary:
-            raise ExplanationRefused(
-                "replace_primary", "only a primary reason replaces the primary reason"
-            )
-        replaced = current_primary(view, clock.value)
-        if replaced is None:
-            raise ExplanationRefused(
-                "replace_primary", f"{clock.value} has no primary reason recorded to replace"
-            )
-        data["supersedes"] = replaced
-    if comment.strip():
-        data["comment"] = comment
-    return {
-        "event_id": event_id,
-        "pathway": view.reference,
-        "type": "breach.explained",
-        "occurred_at": now.astimezone(UTC).isoformat(),
-        "recorded_by": recorded_by,
-        "source": SOURCE,
-        "data": data,
-    }
+    """The ``breach.explained`` event a form's answer records: the form's choices as codes,
+    the rules in :func:`pathway.forms.breach_explained_envelope` (refusals name the field)."""
+    return breach_explained_envelope(
+        view,
+        event_id=event_id,
+        clock=clock.value,
+        reason=REASON_CODES[reason].value,
+        stage=STAGE_CODES[stage].value,
+        recorded_by=recorded_by,
+        primary=primary,
+        replace_primary=replace_primary,
+        comment=comment,
+        now=now,
+        source=SOURCE,
+    )
 
 
 def run_name() -> str:

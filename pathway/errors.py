@@ -48,3 +48,13 @@ class LetterNotApplicable(PathwayError, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class FormAnswerRefused(PathwayError, ValueError):
+    """A Prefect form's answer cannot be recorded as it is: the field and why (ids and codes
+    only, never patient data), shown to the coordinator as the run's failure."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
