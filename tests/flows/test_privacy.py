@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.repository import INBOX
 from flows.deadline_watch import deadline_watch
 from flows.handle_event import handle_event
 from flows.ingest import ingest_file
 from pathway.simulation import simulate_cohort
 from services.intake import Intake
-from services.settings import get_settings
 from tests.conftest import RULES
 from tests.flows.conftest import everything_prefect_holds, identifiers
 
@@ -34,14 +30,9 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'privacy.db'}"
-    monkeypatch.setenv("CORDWATCH_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+def database(sqlite_only: Engine) -> Engine:
+    """The flows' SQLite database (``tests/flows/conftest.py``)."""
+    return sqlite_only
 
 
 def test_no_patient_identifier_reaches_prefect(database: Engine, tmp_path: Path) -> None:
