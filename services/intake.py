@@ -134,6 +134,8 @@ class _Pathway:
 class _Item:
     line: int | None
     raw: str | bytes
+    event: PathwayEvent | None = None
+    """Already typed (and validated when it was built): not parsed again."""
 
 
 @dataclass
@@ -264,12 +266,17 @@ class Intake:
         return total
 
     def ingest_events(self, events: Sequence[PathwayEvent], *, now: datetime) -> IntakeResult:
-        """Admit already-typed events (for example one typed by a coordinator)."""
-        return self.ingest_lines(((None, event_to_json(e)) for e in events), now=now)
+        """Admit already-typed events (for example one typed by a coordinator): validated when
+        they were built, they are admitted as they are, never serialised and parsed again."""
+        items = [_Item(None, "", event) for event in events]
+        return self._run_batch(items, now) if items else IntakeResult()
 
     def _run_batch(self, items: list[_Item], now: datetime) -> IntakeResult:
         parsed: list[tuple[_Item, PathwayEvent | Rejection]] = []
         for item in items:
+            if item.event is not None:
+                parsed.append((item, item.event))
+                continue
             try:
                 parsed.append((item, parse_event(item.raw)))
             except EventRejected as err:
